@@ -1,0 +1,137 @@
+"""Command line: ``python -m lib refresh|export|report ...``.
+
+Exit status 0 on success; on failure a one-line reason on stderr and a non-zero status
+(2 for a usage or configuration error, 1 for a failed refresh or export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from lib import store
+from lib.config import ConfigError, load_config
+from lib.pipeline import DEFAULT_DB, RefreshError, refresh
+
+EXPORT_COLUMNS = ["round", "statement_id", "domain", "text", "n", "n_no_opinion", "n_missing",
+                  "pct_agree", "pct_neutral", "pct_disagree", "median", "q1", "q3", "iqr",
+                  "mean", "sd", "min", "max", "status"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lib", description="Delphi Dashboard CLI")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("refresh", help="load a new snapshot from the study's source")
+    r.add_argument("--study", help="study TOML (default: the bundled demo)")
+    r.add_argument("--source", help="workbook path or Google Sheet URL/key (overrides the study)")
+    r.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    r.add_argument("--credentials", help="service-account JSON file (or set "
+                   "DELPHI_GOOGLE_CREDENTIALS)")
+    r.add_argument("--wait", type=float, default=60.0,
+                   help="seconds to wait for a refresh already running (default: %(default)s)")
+    e = sub.add_parser("export", help="write the consensus metrics of the current snapshot")
+    e.add_argument("--format", choices=["csv"], default="csv")
+    e.add_argument("--round", type=int, help="only this round")
+    e.add_argument("--db", default=str(DEFAULT_DB))
+    e.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
+    e.add_argument("--out", required=True, help="output file")
+    _add_report(sub)
+    return p
+
+
+def _add_report(sub) -> None:
+    rep = sub.add_parser("report", help="write the consensus report (HTML or XLSX)")
+    rep.add_argument("--format", choices=["html", "xlsx"], required=True)
+    rep.add_argument("--db", default=str(DEFAULT_DB))
+    rep.add_argument("--study", help="study TOML (default: the bundled demo)")
+    rep.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
+    rep.add_argument("--out", required=True)
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    cfg = load_config(args.study)
+    google = {}
+    creds = args.credentials or os.environ.get("DELPHI_GOOGLE_CREDENTIALS")
+    if creds:
+        google["credentials_file"] = creds
+    progress = (lambda step: print(f"… {step}", file=sys.stderr)) if sys.stderr.isatty() else None
+    res = refresh(cfg, args.db, source=args.source, google=google, wait=args.wait,
+                  progress=progress)
+    if res.outcome == "no_change":
+        print(f"No change: the source matches snapshot {res.snapshot_id}.")
+        return 0
+    c = res.counts
+    print(f"Snapshot {res.snapshot_id} stored in {res.seconds:.2f} s: {c['n_rounds']} rounds, "
+          f"{c['n_respondents']} respondents of {c['n_invited']} invited, "
+          f"{c['n_statements']} statements, {c['n_ratings']} ratings, "
+          f"{c['n_problems']} problems.")
+    for row in res.changes.itertuples():
+        print(f"  round {row.round}: {row.respondents} respondents "
+              f"({row.new_responses} new, {row.changed_responses} changed)")
+    for p in res.problems.head(20).itertuples():
+        print(f"  problem: {p.tab} row {p.row} column {p.column}: {p.kind} — {p.message}")
+    if len(res.problems) > 20:
+        print(f"  … and {len(res.problems) - 20} more problems")
+    return 0
+
+
+def _snapshot(con, requested: int | None) -> int:
+    sid = requested if requested is not None else store.current_snapshot_id(con)
+    if sid is None:
+        raise store.StoreError("the database has no snapshot yet; run 'python -m lib refresh'")
+    store.snapshot_info(con, sid)  # raises if it does not exist
+    return sid
+
+
+def _export(args: argparse.Namespace) -> int:
+    if not Path(args.db).exists():
+        raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
+    with store.connect(args.db) as con:
+        sid = _snapshot(con, args.snapshot)
+        frame = store.metrics_for(con, sid)
+    if args.round is not None:
+        if args.round not in set(frame["round"]):
+            raise ValueError(f"round {args.round} is not in snapshot {sid} "
+                             f"(rounds: {', '.join(map(str, sorted(set(frame['round']))))})")
+        frame = frame[frame["round"] == args.round]
+    from lib.reports import safe_csv
+
+    Path(args.out).write_text(safe_csv(frame[EXPORT_COLUMNS]), encoding="utf-8")
+    print(f"Wrote {len(frame)} rows of snapshot {sid} to {args.out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from lib import reports
+
+    cfg = load_config(args.study)
+    with store.connect(args.db) as con:
+        sid = _snapshot(con, args.snapshot)
+        data = reports.gather(con, sid, cfg)
+    out = Path(args.out)
+    if args.format == "html":
+        out.write_text(reports.html_report(data), encoding="utf-8")
+    else:
+        out.write_bytes(reports.xlsx_report(data))
+    print(f"Wrote the {args.format.upper()} report of snapshot {sid} to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    handlers = {"refresh": _refresh, "export": _export, "report": _report}
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (RefreshError, store.StoreError, ValueError, OSError) as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

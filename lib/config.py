@@ -1,0 +1,174 @@
+"""The study configuration: one TOML file, loaded and validated with messages that name the key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from lib.consensus import PRESETS, Rule, rule_from_config
+
+__all__ = ["StudyConfig", "ConfigError", "load_config", "config_from_dict", "DEMO_CONFIG"]
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo" / "study.toml"
+
+_TOP_KEYS = {
+    "title", "source", "identity_column", "timestamp_column", "statements_tab", "panel_tab",
+    "timezone", "date_order", "comment_pattern", "scale", "rounds", "consensus", "privacy",
+}
+_SCALE_KEYS = {"min", "max", "labels", "no_opinion", "no_opinion_in_denominator"}
+_PRIVACY_KEYS = {"min_group_size", "observer_comments"}
+
+
+class ConfigError(ValueError):
+    """The study configuration is invalid; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study configuration."""
+
+    title: str
+    source: str
+    rounds: dict[str, int]
+    scale_min: int
+    scale_max: int
+    labels: dict[str, int]
+    no_opinion: tuple[str, ...]
+    rule: Rule
+    identity_column: str = "Email Address"
+    timestamp_column: str = "Timestamp"
+    statements_tab: str | None = "Statements"
+    panel_tab: str | None = "Panel"
+    timezone: str = "UTC"
+    date_order: str = "auto"
+    comment_pattern: str = r"(?i)\bcomment"
+    no_opinion_in_denominator: bool = False
+    min_group_size: int = 5
+    observer_comments: bool = False
+    path: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def tabs(self) -> list[str]:
+        """Every tab the study needs from the source: rounds, then Statements and Panel."""
+        extra = [t for t in (self.statements_tab, self.panel_tab) if t]
+        return list(self.rounds) + extra
+
+
+def _fail(key: str, problem: str) -> None:
+    raise ConfigError(f"Study configuration: '{key}' {problem}")
+
+
+def _check_keys(section: dict[str, Any], allowed: set[str], prefix: str) -> None:
+    for key in section:
+        if key not in allowed:
+            name = f"{prefix}{key}"
+            _fail(name, f"is not a known key; allowed: {', '.join(sorted(allowed))}")
+
+
+def _typed(d: dict[str, Any], key: str, kind: type | tuple, default: Any, prefix: str = "") -> Any:
+    value = d.get(key, default)
+    if value is None and default is None:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        _fail(prefix + key, f"must be a {names}, got {value!r}")
+    return value
+
+
+def _scale(d: dict[str, Any]) -> tuple[int, int, dict[str, int], tuple[str, ...], bool]:
+    _check_keys(d, _SCALE_KEYS, "scale.")
+    lo, hi = _typed(d, "min", int, 1, "scale."), _typed(d, "max", int, 5, "scale.")
+    if hi - lo < 1 or hi - lo > 20:
+        _fail("scale.max", f"must be between scale.min + 1 and scale.min + 20, got {hi}")
+    labels = _typed(d, "labels", dict, {}, "scale.")
+    for label, score in labels.items():
+        if not isinstance(score, int) or isinstance(score, bool) or not lo <= score <= hi:
+            _fail(f"scale.labels.{label}", f"must be a whole number from {lo} to {hi}")
+    no_op = _typed(d, "no_opinion", list, [], "scale.")
+    if not all(isinstance(x, str) for x in no_op):
+        _fail("scale.no_opinion", "must be a list of text labels")
+    denom = _typed(d, "no_opinion_in_denominator", bool, False, "scale.")
+    return lo, hi, dict(labels), tuple(no_op), denom
+
+
+def _rounds(d: Any) -> dict[str, int]:
+    if not isinstance(d, dict) or not d:
+        _fail("rounds", 'must be a table of tab name = round number, e.g. "Round 1" = 1')
+    for tab, number in d.items():
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            _fail(f"rounds.{tab}", f"must be a round number ≥ 1, got {number!r}")
+    if len(set(d.values())) != len(d):
+        _fail("rounds", "maps two tabs to the same round number")
+    return dict(sorted(d.items(), key=lambda kv: kv[1]))
+
+
+def _privacy(d: dict[str, Any]) -> tuple[int, bool]:
+    _check_keys(d, _PRIVACY_KEYS, "privacy.")
+    size = _typed(d, "min_group_size", int, 5, "privacy.")
+    if size < 1:
+        _fail("privacy.min_group_size", "must be at least 1")
+    return size, _typed(d, "observer_comments", bool, False, "privacy.")
+
+
+def _simple(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["title"] = _typed(d, "title", str, "Untitled Delphi study")
+    out["source"] = _typed(d, "source", str, "")
+    out["identity_column"] = _typed(d, "identity_column", str, "Email Address")
+    out["timestamp_column"] = _typed(d, "timestamp_column", str, "Timestamp")
+    out["statements_tab"] = _typed(d, "statements_tab", str, "Statements") or None
+    out["panel_tab"] = _typed(d, "panel_tab", str, "Panel") or None
+    out["timezone"] = _typed(d, "timezone", str, "UTC")
+    out["date_order"] = _typed(d, "date_order", str, "auto")
+    out["comment_pattern"] = _typed(d, "comment_pattern", str, r"(?i)\bcomment")
+    if out["date_order"] not in ("auto", "DMY", "MDY", "YMD"):
+        _fail("date_order", f"must be one of auto, DMY, MDY, YMD, got {out['date_order']!r}")
+    try:
+        ZoneInfo(out["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail("timezone", f"must be an IANA zone (e.g. Europe/London), got {out['timezone']!r}")
+    try:
+        re.compile(out["comment_pattern"])
+    except re.error as exc:
+        _fail("comment_pattern", f"is not a valid regular expression ({exc})")
+    return out
+
+
+def config_from_dict(d: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
+    """Validate a parsed configuration; relative workbook paths resolve against ``base_dir``."""
+    _check_keys(d, _TOP_KEYS, "")
+    simple = _simple(d)
+    lo, hi, labels, no_op, denom = _scale(_typed(d, "scale", dict, {}))
+    rounds = _rounds(d.get("rounds"))
+    size, obs_comments = _privacy(_typed(d, "privacy", dict, {}))
+    consensus = _typed(d, "consensus", dict, {"preset": "pct75"})
+    try:
+        rule = rule_from_config(consensus, lo, hi)
+    except ValueError as exc:
+        raise ConfigError(f"Study configuration: {exc}; presets: {', '.join(PRESETS)}") from exc
+    source = simple.pop("source")
+    if source and base_dir is not None and "://" not in source and not Path(source).is_absolute():
+        candidate = base_dir / source
+        source = str(candidate) if candidate.suffix.lower() in (".xlsx", ".xlsm") else source
+    return StudyConfig(
+        source=source, rounds=rounds, scale_min=lo, scale_max=hi, labels=labels, no_opinion=no_op,
+        rule=rule, no_opinion_in_denominator=denom, min_group_size=size,
+        observer_comments=obs_comments, raw=d, **simple,
+    )
+
+
+def load_config(path: str | Path | None = None) -> StudyConfig:
+    """Load and validate a study TOML file (the bundled demo's by default)."""
+    p = Path(path) if path else DEMO_CONFIG
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Study configuration not found: {p}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Study configuration {p.name} is not valid TOML: {exc}") from None
+    cfg = config_from_dict(data, base_dir=p.resolve().parent)
+    return StudyConfig(**{**cfg.__dict__, "path": str(p)})

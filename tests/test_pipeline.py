@@ -1,0 +1,111 @@
+"""lib.pipeline: a refresh is atomic, honest about no change, and never interleaves."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from lib import store
+from lib.pipeline import RefreshBusy, RefreshError, refresh, refresh_lock
+from lib.sources import RawSource
+from tests.conftest import tiny_tabs
+
+
+def _raw(tabs=None):
+    tabs = tabs or tiny_tabs()
+    return RawSource(tabs=tabs, source="tiny", all_tabs=list(tabs))
+
+
+def _state(db):
+    with store.connect(db) as con:
+        sid = store.current_snapshot_id(con)
+        return sid, store.metrics_for(con, sid), con.execute(
+            "SELECT count(*) FROM ratings").fetchone()[0]
+
+
+def test_refresh_reports_steps_and_counts(tiny_cfg, fresh_db):
+    steps = []
+    res = refresh(tiny_cfg, fresh_db, raw=_raw(), progress=steps.append)
+    assert res.outcome == "new" and res.snapshot_id == 1
+    assert steps == ["validate", "store and compute"]
+    assert res.counts["n_respondents"] == 4 and res.counts["n_invited"] == 4
+    assert res.changes[["round", "new_responses", "respondents"]].values.tolist() == [
+        [1, 4, 4], [2, 3, 3]]
+
+
+def test_same_content_records_no_change(tiny_cfg, fresh_db):
+    refresh(tiny_cfg, fresh_db, raw=_raw())
+    again = refresh(tiny_cfg, fresh_db, raw=_raw())
+    assert again.outcome == "no_change" and again.snapshot_id == 1
+    with store.connect(fresh_db) as con:
+        assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 1
+        assert store.refresh_log(con)["outcome"].tolist() == ["no_change", "new"]
+
+
+def test_changed_response_is_counted(tiny_cfg, fresh_db):
+    refresh(tiny_cfg, fresh_db, raw=_raw())
+    tabs = tiny_tabs()
+    tabs["Round 2"][1][0] = tabs["Round 2"][1][0].replace(hour=20)
+    tabs["Round 2"][1][2] = "Disagree"
+    res = refresh(tiny_cfg, fresh_db, raw=_raw(tabs))
+    r2 = res.changes.set_index("round").loc[2]
+    assert (r2["new_responses"], r2["changed_responses"]) == (0, 1)
+
+
+def test_uninterpretable_source_stores_nothing_and_keeps_last_snapshot(tiny_cfg, fresh_db):
+    refresh(tiny_cfg, fresh_db, raw=_raw())
+    before = _state(fresh_db)
+    tabs = tiny_tabs()
+    tabs["Round 2"][0][1] = "Name"  # identity column gone
+    with pytest.raises(RefreshError, match="validate failed: Tab 'Round 2' has no identity"):
+        refresh(tiny_cfg, fresh_db, raw=_raw(tabs))
+    after = _state(fresh_db)
+    assert before[0] == after[0] and before[2] == after[2]
+    assert before[1].equals(after[1])
+    with store.connect(fresh_db) as con:
+        log = store.refresh_log(con)
+    assert log["outcome"].tolist()[0] == "failed" and "identity" in log["message"].iloc[0]
+
+
+def test_failure_while_storing_rolls_back(tiny_cfg, fresh_db, monkeypatch):
+    refresh(tiny_cfg, fresh_db, raw=_raw())
+    before = _state(fresh_db)
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "compute_metrics", boom)  # fail mid-transaction
+    tabs = tiny_tabs()
+    tabs["Round 2"][1][2] = "Disagree"
+    with pytest.raises(RefreshError, match="store failed: RuntimeError: disk full"):
+        refresh(tiny_cfg, fresh_db, raw=_raw(tabs))
+    after = _state(fresh_db)
+    assert (before[0], before[2]) == (after[0], after[2])
+    with store.connect(fresh_db) as con:
+        assert con.execute("SELECT count(*) FROM statements").fetchone()[0] == 3
+
+
+def test_missing_workbook_is_a_fetch_failure(tiny_cfg, fresh_db, tmp_path):
+    with pytest.raises(RefreshError, match="fetch failed: Workbook not found"):
+        refresh(tiny_cfg, fresh_db, source=str(tmp_path / "gone.xlsx"))
+
+
+def test_second_refresh_is_told_one_is_running(tiny_cfg, fresh_db):
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with refresh_lock(fresh_db):
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(5)
+    try:
+        with pytest.raises(RefreshBusy, match="already running"):
+            refresh(tiny_cfg, fresh_db, raw=_raw(), wait=0.2)
+    finally:
+        release.set()
+        t.join()
+    assert refresh(tiny_cfg, fresh_db, raw=_raw(), wait=1).outcome == "new"
