@@ -1,0 +1,40 @@
+"""Delphi Dashboard: entry point.  Page config, sign-in state, and st.navigation over pages/.
+
+Pages are offered by role; a page that is not in this run's list cannot be reached by URL.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from lib import ui
+
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="Delphi Dashboard", page_icon=":material/groups:", layout="wide")
+
+PAGES = [  # (file, title, icon, minimum role, section)
+    ("pages/overview.py", "Overview", ":material/dashboard:", "observer", "Results"),
+    ("pages/statements.py", "Statements", ":material/format_list_bulleted:", "observer", "Results"),
+    ("pages/trends.py", "Trends", ":material/trending_up:", "observer", "Results"),
+    ("pages/panel.py", "Panel", ":material/groups:", "observer", "Results"),
+    ("pages/reports.py", "Reports", ":material/description:", "observer", "Reports"),
+    ("pages/coordinator.py", "Coordinator", ":material/admin_panel_settings:", "coordinator",
+     "Coordination"),
+]
+
+role = ui.role()
+sections: dict[str, list] = {}
+for path, title, icon, minimum, section in PAGES:
+    if ui.RANK[role] >= ui.RANK[minimum] and (HERE / path).exists():
+        sections.setdefault(section, []).append(
+            st.Page(path, title=title, icon=icon, default=title == "Overview"))
+page = st.navigation(sections)
+
+if ui.demo_mode():
+    st.warning("Demo mode: no sign-in is configured, so every page is open. Configure "
+               "`[access]` in `.streamlit/secrets.toml` before sharing a link.",
+               icon=":material/science:")
+ui.sign_in_panel()
+ui.resolve_snapshot()
+page.run()

@@ -1,0 +1,58 @@
+"""Summaries of a snapshot's metrics for the overview and reports (pure pandas)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["round_summary", "latest_per_statement", "status_table", "lineage"]
+
+
+def round_summary(metrics: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """Per round: invited, responded, response rate, statements rated, and status counts."""
+    counts = (metrics.groupby(["round", "status"]).size().unstack(fill_value=0)
+              .reindex(columns=["consensus_in", "consensus_out", "no_consensus"], fill_value=0))
+    counts["statements"] = counts.sum(axis=1)
+    out = rates.set_index("round").join(counts, how="outer").fillna(0).reset_index()
+    int_cols = ["invited", "responded", "statements", "consensus_in", "consensus_out",
+                "no_consensus"]
+    return out.astype({c: "int64" for c in int_cols})
+
+
+def latest_per_statement(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Each statement's row from the last round in which it was rated."""
+    return (metrics.sort_values(["statement_id", "round"])
+            .groupby("statement_id", as_index=False).tail(1)
+            .sort_values(["round", "statement_id"]).reset_index(drop=True))
+
+
+def status_table(metrics: pd.DataFrame, round_choice: str | int = "latest",
+                 domains: list[str] | None = None, statuses: list[str] | None = None
+                 ) -> pd.DataFrame:
+    """The filtered status table: one round, or each statement's latest round."""
+    frame = latest_per_statement(metrics) if round_choice == "latest" else \
+        metrics[metrics["round"] == int(round_choice)]
+    if domains:
+        frame = frame[frame["domain"].isin(domains)]
+    if statuses:
+        frame = frame[frame["status"].isin(statuses)]
+    cols = ["statement_id", "round", "domain", "text", "n", "pct_agree", "median", "iqr",
+            "status"]
+    return frame[cols].reset_index(drop=True)
+
+
+def lineage(statements: pd.DataFrame, statement_id: str) -> pd.DataFrame:
+    """Every version of a statement across rounds, following ``revised_from`` both ways."""
+    parent = (statements.dropna(subset=["revised_from"])
+              .drop_duplicates("statement_id").set_index("statement_id")["revised_from"])
+    root = statement_id
+    seen = {root}
+    while root in parent.index and parent[root] not in seen:
+        root = parent[root]
+        seen.add(root)
+    family, frontier = {root}, {root}
+    while frontier:
+        children = set(parent[parent.isin(frontier)].index) - family
+        family |= children
+        frontier = children
+    rows = statements[statements["statement_id"].isin(family)]
+    return rows.sort_values(["round", "statement_id"]).reset_index(drop=True)

@@ -1,0 +1,206 @@
+"""The only Streamlit-aware module of lib: settings, roles, cached loaders keyed on snapshot id.
+
+Every rerun resolves the snapshot once (``resolve_snapshot`` in app.py); every loader takes that
+id as part of its cache key, so a session shows the new data on its next rerun after a refresh
+and never mixes two snapshots within one run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lib import auth, store
+from lib.config import ConfigError, StudyConfig, load_config
+from lib.pipeline import DEFAULT_DB, RefreshError, ensure_demo_db
+from lib.sources import is_google_sheet
+from lib.textsafe import escape_markdown
+
+RANK = {role: i for i, role in enumerate(auth.ROLES)}
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+def db_path() -> str:
+    """The DuckDB file: ``$DELPHI_DB`` or data/delphi.duckdb."""
+    return os.environ.get("DELPHI_DB") or str(DEFAULT_DB)
+
+
+@st.cache_resource(show_spinner=False)
+def _config(path: str | None) -> StudyConfig:
+    return load_config(path)
+
+
+def config() -> StudyConfig:
+    """The study configuration: ``$DELPHI_STUDY`` or the bundled demo's."""
+    try:
+        return _config(os.environ.get("DELPHI_STUDY") or None)
+    except ConfigError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+
+
+def access() -> dict[str, Any]:
+    """The ``[access]`` secrets table; empty means demo mode."""
+    return auth.access_config(st.secrets)
+
+
+def demo_mode() -> bool:
+    """No sign-in configured: everything is open, with a banner saying so."""
+    return not access()
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def throttle() -> auth.Throttle:
+    """One sign-in throttle for the whole server, shared by every session."""
+    return auth.Throttle(limit=5, lockout=60)
+
+
+def role() -> str:
+    """The role of this session: observer unless signed in (coordinator in demo mode)."""
+    if demo_mode():
+        return "coordinator"
+    oidc = _oidc_role()
+    return max(st.session_state.get("role", "observer"), oidc or "observer", key=RANK.get)
+
+
+def _oidc_role() -> str | None:
+    try:
+        user = st.user
+        if not user.is_logged_in:
+            return None
+        return auth.role_for_email(user.get("email"), access())
+    except Exception:  # st.user needs [auth] secrets; without them there is no OIDC
+        return None
+
+
+def at_least(minimum: str) -> bool:
+    """True when this session's role is ``minimum`` or higher."""
+    return RANK[role()] >= RANK[minimum]
+
+
+def sign_in_panel() -> None:
+    """Sidebar controls to sign in or out."""
+    if demo_mode():
+        return
+    current = role()
+    if current != "observer":
+        st.sidebar.caption(f"Signed in as **{current}**")
+        if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
+            st.session_state.pop("role", None)
+            if _oidc_role():
+                st.logout()
+            st.rerun()
+        return
+    with st.sidebar.popover("Sign in", icon=":material/login:"):
+        _password_form()
+        if access().get("oidc"):
+            st.button("Sign in with your organisation", key="oidc_login", on_click=st.login)
+
+
+def _password_form() -> None:
+    with st.form("sign_in", border=False):
+        password = st.text_input("Password", type="password", key="password")
+        submitted = st.form_submit_button("Sign in")
+    if not submitted:
+        return
+    wait = throttle().wait_seconds()
+    if wait:
+        st.error(f"Too many attempts; try again in {wait:.0f} s.")
+        return
+    granted = auth.role_for_password(password, access())
+    throttle().record(granted is not None)
+    if granted:
+        st.session_state["role"] = granted
+        st.rerun()
+    st.error("That password is not right.")
+
+
+# --- the snapshot of this run ----------------------------------------------------------------
+
+def resolve_snapshot() -> int | None:
+    """Find (or, for a local workbook, build) the current snapshot; remember it for this run."""
+    cfg, db = config(), db_path()
+    try:
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+        with store.connect(db) as con:
+            sid = store.current_snapshot_id(con)
+        if sid is None and cfg.source and not is_google_sheet(cfg.source):
+            with st.spinner("Building the study database from the workbook (first run)…"):
+                sid = ensure_demo_db(cfg, db)
+    except (store.StoreError, RefreshError, OSError) as exc:
+        st.error(f"The study database is not available: {exc}", icon=":material/error:")
+        sid = None
+    st.session_state["snapshot_id"] = sid
+    return sid
+
+
+def snapshot_id() -> int:
+    """The snapshot of this run; stops the page with a message when there is none."""
+    sid = st.session_state.get("snapshot_id")
+    if sid is None:
+        st.info("No data yet: the coordinator loads the first snapshot from the Coordinator page.",
+                icon=":material/hourglass_empty:")
+        st.stop()
+    return sid
+
+
+# --- cached loaders (keyed on database and snapshot id) --------------------------------------
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _query(db: str, sid: int, name: str, *args: Any) -> Any:
+    with store.connect(db) as con:
+        return getattr(store, name)(con, sid, *args)
+
+
+def load(name: str, *args: Any) -> Any:
+    """A named ``lib.store`` query for this run's snapshot, cached per snapshot."""
+    return _query(db_path(), snapshot_id(), name, *args)
+
+
+def metrics() -> pd.DataFrame:
+    """Metrics with domain and wording, this run's snapshot."""
+    return load("metrics_for")
+
+
+def info() -> dict[str, Any]:
+    """This run's snapshot row."""
+    return load("snapshot_info")
+
+
+# --- shared widgets ----------------------------------------------------------------------------
+
+def plain(text: Any) -> None:
+    """Show untrusted text literally (no markdown, HTML or images)."""
+    st.markdown(escape_markdown(text))
+
+
+def snapshot_caption() -> None:
+    """A caption naming the snapshot and the rule the page was computed from."""
+    i = info()
+    rule = i["rule"]
+    st.caption(f"Snapshot {i['snapshot_id']} of {i['created_at']:%d %b %Y %H:%M} UTC · "
+               f"rule: {escape_markdown(rule['label'])} {escape_markdown(rule.get('version', ''))}")
+
+
+def scale_labels() -> dict[int, str]:
+    """Score -> label for the study's scale (numbers where no label is configured)."""
+    cfg = config()
+    names = {v: k for k, v in cfg.labels.items()}
+    return {s: names.get(s, str(s)) for s in range(cfg.scale_min, cfg.scale_max + 1)}
+
+
+def escape(text: Any) -> str:
+    """Escape untrusted text for any Streamlit element that renders markdown."""
+    return escape_markdown(text)
+
+
+def plain_title(text: Any) -> None:
+    """A page title from untrusted text."""
+    st.title(escape_markdown(text))

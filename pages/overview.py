@@ -1,0 +1,60 @@
+"""Overview: the study at a glance, and the status of every statement."""
+
+import streamlit as st
+
+from lib import charts, summary, ui
+from lib.charts import STATUS_LABELS
+
+cfg = ui.config()
+ui.plain_title(cfg.title)
+ui.snapshot_caption()
+
+m = ui.metrics()
+rates = ui.load("response_rates")
+rounds = summary.round_summary(m, rates)
+latest = summary.latest_per_statement(m)
+
+with st.container(horizontal=True):
+    st.metric("Panel", f"{int(rates['invited'].max())} experts", border=True)
+    st.metric("Rounds", len(rounds), border=True)
+    st.metric("Statements", m["statement_id"].nunique(), border=True)
+    st.metric("Consensus reached", f"{int((latest['status'] != 'no_consensus').sum())} of "
+              f"{len(latest)}", border=True)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Rounds")
+    st.dataframe(
+        rounds.rename(columns={"consensus_in": "in", "consensus_out": "out",
+                               "no_consensus": "none"}),
+        hide_index=True,
+        column_config={
+            "round": st.column_config.NumberColumn("Round", format="%d"),
+            "response_rate": st.column_config.ProgressColumn(
+                "Response rate", format="%.0f%%", min_value=0, max_value=100),
+            "in": "Consensus in", "out": "Consensus out", "none": "No consensus",
+        })
+    st.caption(f"Consensus rule: {ui.escape(cfg.rule.describe())}.")
+with right:
+    st.plotly_chart(charts.status_by_round_chart(m), key="status_chart")
+
+st.subheader("Statements")
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    choice = st.selectbox("Round", ["latest", *sorted(m["round"].unique())], key="ov_round",
+                          format_func=lambda r: "Each statement's last round" if r == "latest"
+                          else f"Round {r}")
+    domains = st.multiselect("Domain", sorted(m["domain"].dropna().unique()), key="ov_domain",
+                             placeholder="All domains")
+    statuses = st.pills("Status", list(STATUS_LABELS), selection_mode="multi", key="ov_status",
+                        format_func=STATUS_LABELS.get)
+table = summary.status_table(m, choice, domains, statuses)
+st.dataframe(
+    table.assign(status=table["status"].map(STATUS_LABELS)), hide_index=True, key="ov_table",
+    column_config={
+        "statement_id": "ID", "round": st.column_config.NumberColumn("Round", format="%d"),
+        "domain": "Domain", "text": st.column_config.TextColumn("Statement", width="large"),
+        "n": "n", "pct_agree": st.column_config.NumberColumn("% agree", format="%.0f"),
+        "median": st.column_config.NumberColumn("Median", format="%.1f"),
+        "iqr": st.column_config.NumberColumn("IQR", format="%.2f"), "status": "Status",
+    })
+st.caption(f"{len(table)} statements shown.")

@@ -1,0 +1,50 @@
+"""lib.auth: password hashes, throttling and allowlists."""
+
+from __future__ import annotations
+
+from lib.auth import Throttle, hash_password, role_for_email, role_for_password, verify_password
+
+
+def test_hash_round_trips_and_is_salted():
+    a, b = hash_password("s3cret", iterations=1000), hash_password("s3cret", iterations=1000)
+    assert a != b and verify_password("s3cret", a) and verify_password("s3cret", b)
+    assert not verify_password("S3cret", a)
+    assert "s3cret" not in a
+
+
+def test_malformed_hash_never_matches():
+    assert not verify_password("x", "plaintext-password")
+    assert not verify_password("x", "md5$1$YQ==$YQ==")
+
+
+def test_roles_by_password_prefer_coordinator():
+    access = {"coordinator_password_hash": hash_password("boss", iterations=1000),
+              "committee_password_hash": hash_password("team", iterations=1000)}
+    assert role_for_password("boss", access) == "coordinator"
+    assert role_for_password("team", access) == "committee"
+    assert role_for_password("guess", access) is None
+
+
+def test_email_allowlist_is_case_insensitive():
+    access = {"committee_emails": ["Chair@Uni.example"]}
+    assert role_for_email(" chair@uni.example", access) == "committee"
+    assert role_for_email("other@uni.example", access) is None
+
+
+def test_throttle_locks_out_after_repeated_failures():
+    now = [0.0]
+    t = Throttle(limit=3, lockout=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert t.wait_seconds() == 0
+        t.record(False)
+    assert t.wait_seconds() == 60
+    now[0] = 61
+    assert t.wait_seconds() == 0
+
+
+def test_success_resets_the_failure_count():
+    t = Throttle(limit=2, lockout=60, clock=lambda: 0.0)
+    t.record(False)
+    t.record(True)
+    t.record(False)
+    assert t.wait_seconds() == 0

@@ -1,0 +1,45 @@
+"""lib.summary: round summaries, latest status and statement lineage."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lib.summary import latest_per_statement, lineage, round_summary, status_table
+
+METRICS = pd.DataFrame({
+    "round": [1, 1, 1, 2, 2, 3],
+    "statement_id": ["S01", "S02", "S03", "S02", "S03a", "S03b"],
+    "domain": ["A", "A", "B", "A", "B", "B"],
+    "text": ["one", "two", "three", "two", "three'", "three''"],
+    "n": [10] * 6, "pct_agree": [90, 50, 40, 80, 60, 70.0], "median": [5, 3, 3, 4, 4, 4.0],
+    "iqr": [1.0] * 6,
+    "status": ["consensus_in", "no_consensus", "no_consensus", "consensus_in", "no_consensus",
+               "no_consensus"],
+})
+STATEMENTS = METRICS[["round", "statement_id", "domain", "text"]].assign(
+    revised_from=[None, None, None, None, "S03", "S03a"])
+
+
+def test_round_summary_counts_status_and_response():
+    rates = pd.DataFrame({"round": [1, 2, 3], "invited": [12] * 3, "responded": [12, 10, 9],
+                          "response_rate": [100, 83.3, 75]})
+    s = round_summary(METRICS, rates).set_index("round")
+    assert s.loc[1, ["statements", "consensus_in", "no_consensus"]].tolist() == [3, 1, 2]
+    assert s.loc[3, ["responded", "statements", "no_consensus"]].tolist() == [9, 1, 1]
+
+
+def test_latest_per_statement_takes_last_round():
+    latest = latest_per_statement(METRICS).set_index("statement_id")
+    assert latest.loc["S02", "round"] == 2 and len(latest) == 5
+
+
+def test_status_table_filters_by_round_domain_and_status():
+    assert status_table(METRICS, 1)["statement_id"].tolist() == ["S01", "S02", "S03"]
+    got = status_table(METRICS, "latest", domains=["B"], statuses=["no_consensus"])
+    assert got["statement_id"].tolist() == ["S03", "S03a", "S03b"]
+
+
+def test_lineage_follows_revisions_both_ways():
+    for sid in ("S03", "S03a", "S03b"):
+        assert lineage(STATEMENTS, sid)["statement_id"].tolist() == ["S03", "S03a", "S03b"]
+    assert lineage(STATEMENTS, "S02")["round"].tolist() == [1, 2]
