@@ -5,7 +5,8 @@ one spreadsheet metadata request (title, time zone, tab titles) and one ``values
 all wanted tabs with ``valueRenderOption=UNFORMATTED_VALUE`` and
 ``dateTimeRenderOption=SERIAL_NUMBER``.  Transient failures (HTTP 429, 5xx, timeouts, connection
 errors) are retried with exponential backoff and full jitter, bounded by ``max_tries`` per request
-and a total time ``budget``.  Everything else becomes a :class:`GoogleSheetError` whose message
+and a total time ``budget`` (no new try starts past the budget; one already under way may take up
+to ``timeout`` more).  Everything else becomes a :class:`GoogleSheetError` whose message
 tells the coordinator what to do and whose ``kind`` a UI can branch on.
 
 Environment variables:

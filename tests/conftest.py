@@ -16,7 +16,7 @@ SHARED = ROOT.parent / "shared"
 LABELS = {"Strongly disagree": 1, "Disagree": 2, "Neither agree nor disagree": 3, "Agree": 4,
           "Strongly agree": 5}
 
-# pytest_plugins = ["tests.conftest_gsheets"]  # enabled below once it exists
+pytest_plugins = ["tests.conftest_gsheets"]
 
 
 def tiny_config(**overrides):

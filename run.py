@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""One command to set up and run Delphi Dashboard, or its tests, on a machine with only Python.
+
+    python3 run.py            # set up .venv, build the demo study, open the dashboard
+    python3 run.py test       # set up .venv (+ Chromium for browser tests), run every test
+    python3 run.py bench      # the performance benchmark (see README)
+
+Set-up is idempotent: the virtual environment is (re)installed only when a requirements file
+changed.  Extra arguments after ``test`` go to pytest; after ``run`` to ``streamlit run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _say(msg: str) -> None:
+    print(f"==> {msg}", flush=True)
+
+
+def _run(*cmd: str | Path, **kw) -> None:
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def ensure_venv(requirements: str) -> None:
+    """Create .venv and install ``requirements`` unless the same files are installed already."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}).")
+    files = [ROOT / "requirements.txt", ROOT / requirements]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    stamp = VENV / f".installed-{requirements}"
+    if PY.exists() and stamp.exists() and stamp.read_text() == digest:
+        return
+    if not PY.exists():
+        _say(f"Creating a virtual environment in {VENV}")
+        venv.create(VENV, with_pip=True)
+    _say(f"Installing {requirements} (first run only; a few minutes)")
+    _run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
+         ROOT / requirements)
+    stamp.write_text(digest)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests when missing and we may (root + apt)."""
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        _say("Installing Debian's chromium for the browser tests")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        _run("apt-get", "update", "-qq", env=env)
+        _run("apt-get", "install", "-y", "-qq", "chromium", env=env, stdout=subprocess.DEVNULL)
+    else:
+        _say("Chromium not found and cannot be installed here: browser tests will be skipped "
+             "(install Debian's 'chromium' package to run them)")
+
+
+def cmd_run(extra: list[str]) -> int:
+    ensure_venv("requirements.txt")
+    _say("Building the demo study database if needed")
+    _run(PY, "-c", "from lib.config import load_config; from lib.pipeline import "
+         "ensure_demo_db; print('    snapshot', ensure_demo_db(load_config()))")
+    _say("Starting the dashboard (Ctrl+C to stop)")
+    return subprocess.call([str(PY), "-m", "streamlit", "run", "app.py", *extra], cwd=ROOT)
+
+
+def cmd_test(extra: list[str]) -> int:
+    ensure_venv("requirements-dev.txt")
+    ensure_chromium()
+    _say("Lint (ruff)")
+    _run(PY, "-m", "ruff", "check", ".")
+    _say("Tests (pytest)")
+    return subprocess.call([str(PY), "-m", "pytest", *extra], cwd=ROOT)
+
+
+def cmd_bench(extra: list[str]) -> int:
+    ensure_venv("requirements-dev.txt")
+    return subprocess.call([str(PY), "-m", "bench", *extra], cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    commands = {"run": cmd_run, "test": cmd_test, "bench": cmd_bench}
+    name = argv[0] if argv and argv[0] in commands else "run"
+    extra = argv[1:] if argv and argv[0] in commands else argv
+    try:
+        return commands[name](extra)
+    except subprocess.CalledProcessError as exc:
+        print(f"error: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}",
+              file=sys.stderr)
+        return exc.returncode or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
