@@ -137,8 +137,29 @@ def resolve_snapshot() -> int | None:
     except (store.StoreError, RefreshError, OSError) as exc:
         st.error(f"The study database is not available: {exc}", icon=":material/error:")
         sid = None
+    if sid is not None and at_least("committee"):
+        sid = _chosen_snapshot(sid)
     st.session_state["snapshot_id"] = sid
     return sid
+
+
+def _chosen_snapshot(current: int) -> int:
+    """Committee members may look at an earlier snapshot in their own session (sidebar)."""
+    snaps = _snapshot_list(db_path(), current)
+    ids = [None, *snaps["snapshot_id"].tolist()]
+    labels = {int(r.snapshot_id): f"#{r.snapshot_id} · {r.created_at:%d %b %Y %H:%M}"
+              for r in snaps.itertuples()}
+    choice = st.sidebar.selectbox(
+        "Snapshot", ids, key="view_snapshot",
+        format_func=lambda i: f"Current (#{current})" if i is None else labels[i],
+        help="Look at the data as it stood at an earlier refresh (only in your session).")
+    return current if choice is None else int(choice)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _snapshot_list(db: str, current: int) -> pd.DataFrame:
+    with store.connect(db) as con:
+        return store.list_snapshots(con)[["snapshot_id", "created_at"]]
 
 
 def snapshot_id() -> int:
