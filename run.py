@@ -36,7 +36,7 @@ def _run(*cmd: str | Path, **kw) -> None:
 
 def ensure_venv(requirements: str) -> None:
     """Create .venv and install ``requirements`` unless the same files are installed already."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py must explain itself on old Pythons
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}).")
     files = [ROOT / "requirements.txt", ROOT / requirements]
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
@@ -47,7 +47,7 @@ def ensure_venv(requirements: str) -> None:
         _say(f"Creating a virtual environment in {VENV}")
         venv.create(VENV, with_pip=True)
     _say(f"Installing {requirements} (first run only; a few minutes)")
-    _run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
+    _run(PY, "-m", "pip", "install", "-qq", "--disable-pip-version-check", "-r",
          ROOT / requirements)
     stamp.write_text(digest)
 

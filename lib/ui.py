@@ -106,20 +106,26 @@ def sign_in_panel() -> None:
 
 def _password_form() -> None:
     with st.form("sign_in", border=False):
-        password = st.text_input("Password", type="password", key="password")
-        submitted = st.form_submit_button("Sign in")
-    if not submitted:
-        return
+        st.text_input("Password", type="password", key="password")
+        st.form_submit_button("Sign in", on_click=_try_password)
+    if st.session_state.get("sign_in_error"):
+        st.error(st.session_state["sign_in_error"])
+
+
+def _try_password() -> None:
+    """Form callback: runs before the script, so the new role applies to this very run."""
+    password = st.session_state.pop("password", "")
     wait = throttle().wait_seconds()
     if wait:
-        st.error(f"Too many attempts; try again in {wait:.0f} s.")
+        st.session_state["sign_in_error"] = f"Too many attempts; try again in {wait:.0f} s."
         return
     granted = auth.role_for_password(password, access())
     throttle().record(granted is not None)
     if granted:
         st.session_state["role"] = granted
-        st.rerun()
-    st.error("That password is not right.")
+        st.session_state.pop("sign_in_error", None)
+    else:
+        st.session_state["sign_in_error"] = "That password is not right."
 
 
 # --- the snapshot of this run ----------------------------------------------------------------
