@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["round_summary", "latest_per_statement", "status_table", "lineage"]
+__all__ = ["round_summary", "latest_per_statement", "final_statements", "status_table", "lineage"]
 
 
 def round_summary(metrics: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
@@ -23,6 +23,13 @@ def latest_per_statement(metrics: pd.DataFrame) -> pd.DataFrame:
     return (metrics.sort_values(["statement_id", "round"])
             .groupby("statement_id", as_index=False).tail(1)
             .sort_values(["round", "statement_id"]).reset_index(drop=True))
+
+
+def final_statements(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The last version of every statement (revised-away wordings left out), at its last round."""
+    superseded = set(metrics["revised_from"].dropna()) if "revised_from" in metrics else set()
+    latest = latest_per_statement(metrics)
+    return latest[~latest["statement_id"].isin(superseded)].reset_index(drop=True)
 
 
 def status_table(metrics: pd.DataFrame, round_choice: str | int = "latest",

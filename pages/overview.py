@@ -12,14 +12,15 @@ ui.snapshot_caption()
 m = ui.metrics()
 rates = ui.load("response_rates")
 rounds = summary.round_summary(m, rates)
-latest = summary.latest_per_statement(m)
+final = summary.final_statements(m)
 
 with st.container(horizontal=True):
     st.metric("Panel", f"{int(rates['invited'].max())} experts", border=True)
     st.metric("Rounds", len(rounds), border=True)
-    st.metric("Statements", m["statement_id"].nunique(), border=True)
-    st.metric("Consensus reached", f"{int((latest['status'] != 'no_consensus').sum())} of "
-              f"{len(latest)}", border=True)
+    st.metric("Statements", len(final), border=True,
+              help="Final versions: a revised wording replaces the one it was revised from.")
+    st.metric("Consensus reached", f"{int((final['status'] != 'no_consensus').sum())} of "
+              f"{len(final)}", border=True)
 
 left, right = st.columns([3, 2])
 with left:

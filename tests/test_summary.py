@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lib.summary import latest_per_statement, lineage, round_summary, status_table
+from lib.summary import (
+    final_statements,
+    latest_per_statement,
+    lineage,
+    round_summary,
+    status_table,
+)
 
 METRICS = pd.DataFrame({
     "round": [1, 1, 1, 2, 2, 3],
@@ -43,3 +49,8 @@ def test_lineage_follows_revisions_both_ways():
     for sid in ("S03", "S03a", "S03b"):
         assert lineage(STATEMENTS, sid)["statement_id"].tolist() == ["S03", "S03a", "S03b"]
     assert lineage(STATEMENTS, "S02")["round"].tolist() == [1, 2]
+
+
+def test_final_statements_leave_out_revised_wordings():
+    m = METRICS.assign(revised_from=STATEMENTS["revised_from"])
+    assert final_statements(m)["statement_id"].tolist() == ["S01", "S02", "S03b"]
