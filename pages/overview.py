@@ -41,14 +41,15 @@ with right:
 
 st.subheader("Statements")
 with st.container(horizontal=True, vertical_alignment="bottom"):
-    choice = st.selectbox("Round", ["latest", *sorted(m["round"].unique())], key="ov_round",
-                          format_func=lambda r: "Each statement's last round" if r == "latest"
-                          else f"Round {r}")
+    rounds_shown = {"Each statement's last round": "latest",
+                    **{f"Round {r}": int(r) for r in sorted(m["round"].unique())}}
+    choice = rounds_shown[st.selectbox("Round", list(rounds_shown), key="ov_round")]
     domains = st.multiselect("Domain", sorted(m["domain"].dropna().unique()), key="ov_domain",
                              placeholder="All domains")
-    statuses = st.pills("Status", list(STATUS_LABELS), selection_mode="multi", key="ov_status",
-                        format_func=STATUS_LABELS.get)
-table = summary.status_table(m, choice, domains, statuses)
+    shown = st.pills("Status", list(STATUS_LABELS.values()), selection_mode="multi",
+                     key="ov_status")
+by_label = {v: k for k, v in STATUS_LABELS.items()}
+table = summary.status_table(m, choice, domains, [by_label[s] for s in shown or []])
 st.dataframe(
     table.assign(status=table["status"].map(STATUS_LABELS)), hide_index=True, key="ov_table",
     column_config={

@@ -19,8 +19,8 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     domain = st.selectbox("Domain", ["All", *sorted(latest["domain"].unique())], key="st_domain")
     if domain != "All":
         options = latest[latest["domain"] == domain]["statement_id"].tolist()
-    sid = st.selectbox("Statement", options, key="st_statement",
-                       format_func=lambda s: f"{s} — {short(texts[s], 90)}")
+    labels = {f"{s} — {short(texts[s], 90)}": s for s in options}
+    sid = labels[st.selectbox("Statement", list(labels), key="st_statement")]
 
 family = summary.lineage(stmts, sid)
 fam_metrics = m[m["statement_id"].isin(family["statement_id"])].sort_values("round")
@@ -29,7 +29,8 @@ st.subheader("Wording per round")
 for row in family.itertuples():
     with st.container(border=True):
         st.caption(f"Round {row.round} · {row.statement_id} · {ui.escape(row.domain)}"
-                   + (f" · revised from {row.revised_from}" if row.revised_from else ""))
+                   + (f" · revised from {row.revised_from}"  # NaN (a float) when not revised
+                      if isinstance(row.revised_from, str) and row.revised_from else ""))
         ui.plain(row.text)
 
 dist = ui.load("distribution_for")

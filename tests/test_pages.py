@@ -35,6 +35,11 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def _pick(at: AppTest, statement_id: str) -> None:
+    box = at.selectbox(key="st_statement")
+    box.select(next(o for o in box.options if o.startswith(f"{statement_id} — "))).run()
+
+
 def test_overview_renders_in_demo_mode_with_banner(app):
     at = app.run()
     assert not at.exception
@@ -46,7 +51,7 @@ def test_overview_renders_in_demo_mode_with_banner(app):
 
 def test_overview_round_filter_shows_that_round(app):
     at = app.run()
-    at.selectbox(key="ov_round").select(2).run()
+    at.selectbox(key="ov_round").select("Round 2").run()
     table = at.dataframe[1].value
     assert not at.exception and set(table["round"]) == {2} and len(table) == 19
 
@@ -54,7 +59,7 @@ def test_overview_round_filter_shows_that_round(app):
 def test_overview_domain_and_status_filters(app):
     at = app.run()
     at.multiselect(key="ov_domain").select("Dosing").run()
-    at.pills(key="ov_status").set_value(["consensus_in"]).run()
+    at.button_group(key="ov_status").set_value(["Consensus in"]).run()
     table = at.dataframe[1].value
     assert not at.exception and len(table) > 0
     assert set(table["domain"]) == {"Dosing"} and set(table["status"]) == {"Consensus in"}
@@ -63,7 +68,7 @@ def test_overview_domain_and_status_filters(app):
 def test_statements_page_shows_every_version_of_a_revised_statement(app):
     at = app.run()
     at.switch_page("pages/statements.py").run()
-    at.selectbox(key="st_statement").select("S07b").run()
+    _pick(at, "S07b")
     assert not at.exception
     metrics = at.dataframe[0].value
     assert metrics["statement_id"].tolist() == ["S07", "S07a", "S07b"]
@@ -108,6 +113,6 @@ def test_committee_sees_comments(app):
     _observer(app).session_state["role"] = "committee"
     at = app.run()
     at.switch_page("pages/statements.py").run()
-    at.selectbox(key="st_statement").select("S05").run()
+    _pick(at, "S05")
     assert not at.exception and "steering committee only" not in _texts(at)
     assert at.text, "S05 has comments in the demo"
