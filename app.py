@@ -11,7 +11,8 @@ from lib import ui
 
 HERE = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="Delphi Dashboard", page_icon=":material/groups:", layout="wide")
+# An emoji favicon is inlined by the frontend; a :material/...: one is fetched from Google.
+st.set_page_config(page_title="Delphi Dashboard", page_icon="👥", layout="wide")
 
 PAGES = [  # (file, title, icon, minimum role, section)
     ("pages/overview.py", "Overview", ":material/dashboard:", "observer", "Results"),

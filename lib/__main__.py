@@ -1,4 +1,4 @@
-"""Command line: ``python -m lib refresh|export|report ...``.
+"""Command line: ``python -m lib refresh|export|report|hash-password ...``.
 
 Exit status 0 on success; on failure a one-line reason on stderr and a non-zero status
 (2 for a usage or configuration error, 1 for a failed refresh or export).
@@ -7,6 +7,7 @@ Exit status 0 on success; on failure a one-line reason on stderr and a non-zero 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -38,16 +39,53 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
     e.add_argument("--out", required=True, help="output file")
     _add_report(sub)
+    _add_hash_password(sub)
     return p
 
 
 def _add_report(sub) -> None:
-    rep = sub.add_parser("report", help="write the consensus report (HTML or XLSX)")
+    rep = sub.add_parser(
+        "report", help="write the consensus report (HTML or XLSX)",
+        description="The consensus report of a snapshot: a self-contained HTML file (opens "
+        "offline, prints to PDF) or a workbook with one sheet per table.")
     rep.add_argument("--format", choices=["html", "xlsx"], required=True)
-    rep.add_argument("--db", default=str(DEFAULT_DB))
+    rep.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     rep.add_argument("--study", help="study TOML (default: the bundled demo)")
     rep.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
-    rep.add_argument("--out", required=True)
+    rep.add_argument("--narrative", help="text file with the edited methods-and-results text "
+                     "(default: the text drafted from the data)")
+    rep.add_argument("--out", required=True, help="output file")
+
+
+def _add_hash_password(sub) -> None:
+    sub.add_parser(
+        "hash-password", help="print the salted hash of a sign-in password for [access]",
+        description="Prints the PBKDF2 hash to paste into .streamlit/secrets.toml as "
+        "coordinator_password_hash or committee_password_hash. At a terminal the password is "
+        "asked for twice and not echoed; otherwise the first line of standard input is used.")
+
+
+def _read_password() -> str:
+    """The password: typed twice at a terminal (not echoed), else stdin's first line."""
+    try:
+        if sys.stdin.isatty():
+            first = getpass.getpass("Password: ")
+            if getpass.getpass("Password again: ") != first:
+                raise ValueError("the two passwords differ; nothing was printed")
+            return first
+        return sys.stdin.readline().rstrip("\r\n")
+    except EOFError:
+        raise ValueError("no password given") from None
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from lib.auth import hash_password
+
+    password = _read_password()
+    if len(password) < 8:
+        raise ValueError("the password is empty or shorter than 8 characters; choose a longer one")
+    print(hash_password(password))
+    return 0
 
 
 def _refresh(args: argparse.Namespace) -> int:
@@ -68,8 +106,9 @@ def _refresh(args: argparse.Namespace) -> int:
           f"{c['n_statements']} statements, {c['n_ratings']} ratings, "
           f"{c['n_problems']} problems.")
     for row in res.changes.itertuples():
+        removed = f", {row.removed_responses} removed" if row.removed_responses else ""
         print(f"  round {row.round}: {row.respondents} respondents "
-              f"({row.new_responses} new, {row.changed_responses} changed)")
+              f"({row.new_responses} new, {row.changed_responses} changed{removed})")
     for p in res.problems.head(20).itertuples():
         print(f"  problem: {p.tab} row {p.row} column {p.column}: {p.kind} — {p.message}")
     if len(res.problems) > 20:
@@ -107,9 +146,12 @@ def _report(args: argparse.Namespace) -> int:
     from lib import reports
 
     cfg = load_config(args.study)
+    if not Path(args.db).exists():
+        raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
+    narrative = Path(args.narrative).read_text(encoding="utf-8") if args.narrative else None
     with store.connect(args.db) as con:
         sid = _snapshot(con, args.snapshot)
-        data = reports.gather(con, sid, cfg)
+        data = reports.with_narrative(reports.gather(con, sid, cfg), narrative)
     out = Path(args.out)
     if args.format == "html":
         out.write_text(reports.html_report(data), encoding="utf-8")
@@ -122,7 +164,8 @@ def _report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    handlers = {"refresh": _refresh, "export": _export, "report": _report}
+    handlers = {"refresh": _refresh, "export": _export, "report": _report,
+                "hash-password": _hash_password}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -435,8 +435,11 @@ def _parse_metadata(meta: Any) -> tuple[str, str | None, list[str], list[str]]:
     raise _bad_response("metadata", "no spreadsheet properties or tab list")
 
 
-def _wanted_tabs(tabs: list[str] | None, all_tabs: list[str], grid: list[str]) -> list[str]:
-    """The tabs to fetch: all data tabs, or the requested ones (which must all exist)."""
+def _wanted_tabs(
+    tabs: list[str] | None, optional: list[str], all_tabs: list[str], grid: list[str]
+) -> list[str]:
+    """The tabs to fetch: all data tabs, or the requested ones (which must all exist) plus
+    those ``optional`` ones the sheet has."""
     if tabs is None:
         return grid
     wanted = list(dict.fromkeys(tabs))
@@ -448,7 +451,7 @@ def _wanted_tabs(tabs: list[str] | None, all_tabs: list[str], grid: list[str]) -
             f"The sheet has: {have}.",
             "missing_tab",
         )
-    return wanted
+    return list(dict.fromkeys([*wanted, *(t for t in optional if t in all_tabs)]))
 
 
 def _a1(title: str) -> str:
@@ -467,7 +470,12 @@ def _parse_values(body: Any, wanted: list[str]) -> dict[str, list[list[Any]]]:
 
 
 def _read(
-    key: str, tabs: list[str] | None, info: dict[str, Any], session: requests.Session, st: _Attempts
+    key: str,
+    tabs: list[str] | None,
+    optional: list[str],
+    info: dict[str, Any],
+    session: requests.Session,
+    st: _Attempts,
 ) -> tuple[dict[str, list[list[Any]]], str, str | None, list[str]]:
     """Token, metadata, one batchGet: the tab rows, title, time zone and all tab titles."""
     creds, email = _credentials(info), info["client_email"]
@@ -477,7 +485,7 @@ def _read(
     params = {"includeGridData": "false", "fields": _METADATA_FIELDS}
     meta = _call(st, lambda: http.fetch_sheet_metadata(key, params=dict(params)), "metadata", email)
     title, time_zone, all_tabs, grid = _parse_metadata(meta)
-    wanted = _wanted_tabs(tabs, all_tabs, grid)
+    wanted = _wanted_tabs(tabs, optional, all_tabs, grid)
     if not wanted:
         return {}, title, time_zone, all_tabs
     vparams = {
@@ -496,6 +504,7 @@ def read_sheet(
     url_or_key: str,
     tabs: list[str] | None = None,
     *,
+    optional_tabs: list[str] | None = None,
     credentials_info: Mapping[str, Any] | str | None = None,
     credentials_file: str | os.PathLike | None = None,
     session: requests.Session | None = None,
@@ -504,14 +513,20 @@ def read_sheet(
     max_tries: int = 5,
     sleep: Callable[[float], Any] = time.sleep,
 ) -> RawSource:
-    """Read ``tabs`` (default: all data tabs) of a Google Sheet in three HTTP requests."""
+    """Read ``tabs`` (default: all data tabs) of a Google Sheet in three HTTP requests.
+
+    Every tab in ``tabs`` must exist (else a ``missing_tab`` error lists the tabs the sheet
+    has); tabs in ``optional_tabs`` are read only when the sheet has them.
+    """
     key = parse_sheet_key(url_or_key)
     info = load_credentials_info(credentials_info, credentials_file)
     st = _Attempts(budget=budget, max_tries=max(1, max_tries), timeout=timeout, sleep=sleep)
     own = session is None
     http = requests.Session() if own else session
     try:
-        rows, title, time_zone, all_tabs = _read(key, tabs, info, http, st)
+        rows, title, time_zone, all_tabs = _read(
+            key, tabs, list(optional_tabs or []), info, http, st
+        )
     except GoogleSheetError as exc:
         exc.requests = st.requests
         raise

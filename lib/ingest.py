@@ -8,11 +8,14 @@ own (the header is row 1); columns are spreadsheet letters (A, B, …, AA).
 from __future__ import annotations
 
 import datetime as dt
+import math
+import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 
 from lib.config import StudyConfig
@@ -25,6 +28,7 @@ RATING_COLUMNS = ["round", "identity", "statement_id", "rating", "no_opinion", "
 PROBLEM_COLUMNS = ["tab", "row", "column", "header", "kind", "message"]
 _LABEL_NUMBER = re.compile(r"\(\s*(-?\d+)\s*\)\s*$")
 _GRID = re.compile(r"^(?P<title>.*?)\s*\[(?P<row>.+)\]\s*$", re.S)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ID = re.compile(
     r"^\s*(?:\[(?P<b>[A-Za-z]{0,4}\d+(?:\.\d+)*[a-z]?)\]|(?P<p>[A-Za-z]{1,4}\d+(?:\.\d+)*[a-z]?)"
     r"(?=\s*[.:)–—-]|\s))\s*[.:)–—-]?\s*(?P<rest>.*)$", re.S)
@@ -92,7 +96,7 @@ def parse_rating(value: Any, cfg: StudyConfig) -> tuple[float | None, bool, str 
     if isinstance(value, bool):
         return None, False, f"unknown answer {value!r}"
     if isinstance(value, int | float):
-        return _in_range(float(value), cfg)
+        return _in_range(_as_float(value), cfg)
     text = str(value).strip()
     folded = text.casefold()
     if folded in {x.casefold() for x in cfg.no_opinion}:
@@ -107,6 +111,13 @@ def parse_rating(value: Any, cfg: StudyConfig) -> tuple[float | None, bool, str 
         return _in_range(float(text.replace(",", ".")), cfg)
     except ValueError:
         return None, False, f"unknown label {text[:80]!r}"
+
+
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range: certainly off the scale
+        return math.inf if value > 0 else -math.inf
 
 
 def _in_range(score: float, cfg: StudyConfig) -> tuple[float | None, bool, str | None]:
@@ -142,17 +153,20 @@ def parse_timestamp(value: Any, tz: ZoneInfo, order: str) -> pd.Timestamp | None
     """A sheet timestamp (serial number, datetime or formatted text) -> UTC, naive."""
     if value is None or value == "":
         return None
-    if isinstance(value, dt.datetime):
-        local = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        local = _SERIAL_EPOCH + dt.timedelta(days=float(value))  # Sheets' SERIAL_NUMBER dates
-    else:
-        local = _parse_text_time(str(value).strip(), order)
-        if local is None:
-            return None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=tz)
-    return pd.Timestamp(local.astimezone(dt.UTC).replace(tzinfo=None))
+    try:
+        if isinstance(value, dt.datetime):
+            local = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            local = _SERIAL_EPOCH + dt.timedelta(days=float(value))  # Sheets' SERIAL_NUMBER
+        else:
+            local = _parse_text_time(str(value).strip(), order)
+            if local is None:
+                return None
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=tz)
+        return pd.Timestamp(local.astimezone(dt.UTC).replace(tzinfo=None))
+    except (ValueError, OverflowError):  # NaN, ±inf, or a moment outside the years 1–9999
+        return None
 
 
 def _parse_text_time(text: str, order: str) -> dt.datetime | None:
@@ -192,24 +206,36 @@ def _statements_tab(raw: RawSource, cfg: StudyConfig, report: _Report) -> pd.Dat
     if missing:
         raise IngestError(f"The '{tab}' tab has no column {', '.join(missing)} "
                           f"(found: {', '.join(_text(h) for h in rows[0])})")
+    first = {h: j for j, h in reversed(list(enumerate(header)))}  # a repeated header: the first
     out = []
     for i, row in enumerate(rows[1:], start=2):
-        rec = {h: (_text(row[j]) if j < len(row) else "") for j, h in enumerate(header)}
+        rec = {h: (_text(row[j]) if j < len(row) else "") for h, j in first.items()}
         if not rec.get("statement_id") or not rec.get("text"):
             if any(_text(v) for v in row):
                 report.add(tab, i, None, "", "incomplete statement",
                            "row without statement_id or text; ignored")
             continue
-        try:
-            rnd = int(float(rec["round"]))
-        except ValueError:
-            report.add(tab, i, header.index("round"), "round", "bad round",
-                       f"round {rec['round']!r} is not a number; row ignored")
+        rnd = _round_number(rec["round"])
+        if rnd is None:
+            report.add(tab, i, first["round"], "round", "bad round",
+                       f"round {rec['round'][:40]!r} is not a whole number; row ignored")
             continue
         out.append({"statement_id": rec["statement_id"], "round": rnd,
                     "domain": rec.get("domain") or "Unassigned", "text": rec["text"],
                     "revised_from": rec.get("revised_from") or None})
     return pd.DataFrame(out, columns=["statement_id", "round", "domain", "text", "revised_from"])
+
+
+def _round_number(text: str) -> int | None:
+    """A round number as written in the Statements tab ('2', '2.0'); None for anything else."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    # the store keeps rounds as 32-bit integers; NaN, ±inf and 1.5 are not round numbers
+    if not number.is_integer() or abs(number) >= 2**31:
+        return None
+    return int(number)
 
 
 @dataclass
@@ -287,7 +313,8 @@ def _attach_comments(cols: list[_Column], ids: set[str]) -> None:
     for k, col in enumerate(cols):
         if col.kind != "comment":
             continue
-        named = [s for s in ids if re.search(rf"(?<![\w.]){re.escape(s)}(?!\w)", col.header)]
+        named = [s for s in ids if s in col.header  # the substring test spares most regexes
+                 and re.search(rf"(?<![\w.]){re.escape(s)}(?!\w)", col.header)]
         if named:
             col.statement_id = max(named, key=len)
         elif k and cols[k - 1].kind == "statement" and not cols[k - 1].grid:
@@ -368,39 +395,122 @@ def _dedupe(subs: list[_Submission], tab: str, id_col: int, header: str,
             report: _Report) -> list[_Submission]:
     """Keep each respondent's latest submission by timestamp (then by row)."""
     latest: dict[str, _Submission] = {}
-    floor = pd.Timestamp.min
     for s in subs:
         old = latest.get(s.key)
         if old is None:
             latest[s.key] = s
             continue
-        keep, drop = (s, old) if (s.submitted_at or floor, s.row) >= (
-            old.submitted_at or floor, old.row) else (old, s)
+        keep, drop = (s, old) if _recency(s) >= _recency(old) else (old, s)
         latest[s.key] = keep
         report.add(tab, drop.row, id_col, header, "duplicate submission",
                    f"submitted more than once; kept the latest submission (row {keep.row})")
     return sorted(latest.values(), key=lambda s: s.row)
 
 
-def _tab_ratings(rnd: int, tab: str, subs: list[_Submission], cols: list[_Column],
-                 cfg: StudyConfig, report: _Report) -> list[dict[str, Any]]:
-    stmt_cols = [c for c in cols if c.kind == "statement"]
-    out = []
+def _recency(s: _Submission) -> tuple:
+    """Sort key: a timestamped submission is newer than one without, then time, then row."""
+    return (s.submitted_at is not None, s.submitted_at, s.row)
+
+
+class _Answers:
+    """``parse_rating`` once per distinct cell value: a rating column holds a handful of labels."""
+
+    def __init__(self, cfg: StudyConfig) -> None:
+        self.cfg, self.index, self.results = cfg, {}, []
+
+    def code(self, value: Any) -> int:
+        """Position of ``value``'s parse in ``results`` (True, 1 and 1.0 kept apart)."""
+        key = value if type(value) is str else (type(value), value)
+        try:
+            found = self.index.get(key)
+        except TypeError:  # an unhashable cell: parse it on its own
+            found, key = None, None
+        if found is None:
+            found = len(self.results)
+            self.results.append(parse_rating(value, self.cfg))
+            if key is not None:
+                self.index[key] = found
+        return found
+
+    def codes(self, cells: list[Any]) -> np.ndarray:
+        """``code`` of every cell; text cells already seen are looked up in one pass."""
+        for value in {v for v in cells if type(v) is str}.difference(self.index):
+            self.code(value)
+        get = self.index.get
+        out = [get(v) if type(v) is str else None for v in cells]
+        for k in [k for k, c in enumerate(out) if c is None]:
+            out[k] = self.code(cells[k])
+        return np.array(out, dtype=np.intp)
+
+
+def _answer_cells(subs: list[_Submission], idx: list[int]) -> list[Any]:
+    """The answer cells of every submission, row by row (None past a row's last cell)."""
+    width = max(idx) + 1
+    pick = operator.itemgetter(*idx) if len(idx) > 1 else (lambda r: (r[idx[0]],))
+    cells: list[Any] = []
     for s in subs:
-        comments: dict[str, list[str]] = {}
-        for c in cols:
-            if c.kind == "comment" and c.index < len(s.values) and _text(s.values[c.index]):
-                comments.setdefault(c.statement_id, []).append(str(s.values[c.index]).strip())
-        for c in stmt_cols:
-            value = s.values[c.index] if c.index < len(s.values) else None
-            score, no_op, problem = parse_rating(value, cfg)
-            if problem:
-                report.add(tab, s.row, c.index, c.header, "bad answer", f"{problem}; excluded")
-            out.append({"round": rnd, "identity": s.key, "statement_id": c.statement_id,
-                        "rating": score, "no_opinion": no_op,
-                        "comment": "\n".join(comments.get(c.statement_id, [])) or None,
-                        "submitted_at": s.submitted_at})
+        row = s.values if len(s.values) >= width else [*s.values,
+                                                      *[None] * (width - len(s.values))]
+        cells.extend(pick(row))
+    return cells
+
+
+def _comment_cells(subs: list[_Submission], cols: list[_Column],
+                   stmt_cols: list[_Column]) -> np.ndarray:
+    """Each submission × statement's comment(s), joined in column order, or None."""
+    pos = {c.statement_id: j for j, c in enumerate(stmt_cols)}
+    targets = [(c.index, pos[c.statement_id]) for c in cols if c.kind == "comment"]
+    m = len(stmt_cols)
+    out = np.full(len(subs) * m, None, dtype=object)
+    for i, s in enumerate(subs):
+        vals, n = s.values, len(s.values)
+        hits = [(x, j) for x, j in targets if x < n and vals[x] is not None and vals[x] != ""]
+        found: dict[int, list[str]] = {}
+        for x, j in hits:
+            if _text(vals[x]):
+                found.setdefault(j, []).append(str(vals[x]).strip())
+        for j, texts in found.items():
+            out[i * m + j] = "\n".join(texts)
     return out
+
+
+def _tab_ratings(rnd: int, tab: str, subs: list[_Submission], cols: list[_Column],
+                 cfg: StudyConfig, report: _Report) -> dict[str, Any]:
+    """One tab's ratings as columns, submission by submission (see ``_ratings_frame``)."""
+    stmt_cols = [c for c in cols if c.kind == "statement"]
+    m = len(stmt_cols)
+    answers = _Answers(cfg)
+    codes = answers.codes(_answer_cells(subs, [c.index for c in stmt_cols]))
+    res = answers.results
+    bad = [k for k, r in enumerate(res) if r[2]]
+    for flat in np.flatnonzero(np.isin(codes, bad)) if bad else []:
+        i, j = divmod(int(flat), m)
+        c = stmt_cols[j]
+        report.add(tab, subs[i].row, c.index, c.header, "bad answer",
+                   f"{res[codes[flat]][2]}; excluded")
+    return {"round": np.full(len(codes), rnd, dtype=np.int64),
+            "identity": np.repeat(np.array([s.key for s in subs], dtype=object), m),
+            "statement_id": np.tile(np.array([c.statement_id for c in stmt_cols], dtype=object),
+                                    len(subs)),
+            "rating": np.array([math.nan if r[0] is None else r[0] for r in res],
+                               dtype=np.float64)[codes],
+            "no_opinion": np.array([r[1] for r in res], dtype=bool)[codes],
+            "comment": _comment_cells(subs, cols, stmt_cols),
+            "times": [s.submitted_at for s in subs], "width": m}
+
+
+def _ratings_frame(parts: list[dict[str, Any]]) -> pd.DataFrame:
+    """The tabs' rating columns as one frame; timestamps typed once, over every tab."""
+    parts = [p for p in parts if p]
+    if not parts:
+        return pd.DataFrame([], columns=RATING_COLUMNS).astype(
+            {"rating": "float64", "no_opinion": "bool", "round": "int64"})
+    frame = pd.DataFrame({c: np.concatenate([p[c] for p in parts])
+                          for c in RATING_COLUMNS if c != "submitted_at"})
+    times = pd.Series([t for p in parts for t in p["times"]], dtype=None)
+    repeats = np.concatenate([np.full(len(p["times"]), p["width"]) for p in parts])
+    frame["submitted_at"] = times.repeat(repeats).reset_index(drop=True)
+    return frame[RATING_COLUMNS]
 
 
 def _panel(raw: RawSource, cfg: StudyConfig, report: _Report) -> pd.DataFrame:
@@ -415,7 +525,7 @@ def _panel(raw: RawSource, cfg: StudyConfig, report: _Report) -> pd.DataFrame:
         report.add(tab, 1, None, "", "no identity column",
                    f"the '{tab}' tab has no '{cfg.identity_column}' column; panel ignored")
         return empty
-    attrs = [(j, h) for j, h in enumerate(header) if j != ids[0] and h]
+    attrs = _attribute_columns(header, ids[0], tab, report)
     out, seen = [], set()
     for i, row in enumerate(rows[1:], start=2):
         written = _text(row[ids[0]]) if ids[0] < len(row) else ""
@@ -433,8 +543,28 @@ def _panel(raw: RawSource, cfg: StudyConfig, report: _Report) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["identity", "display", *[h for _, h in attrs]])
 
 
+def _attribute_columns(header: list[str], id_col: int, tab: str, report: _Report
+                       ) -> list[tuple[int, str]]:
+    """Panel attribute columns under unique names: a repeated or reserved one gets its letter."""
+    taken, out = {"identity", "display"}, []
+    for j, h in enumerate(header):
+        if j == id_col or not h:
+            continue
+        name = h
+        while name in taken:
+            name = f"{name} ({column_letter(j)})"
+        if name != h:
+            kind = "renamed column" if h in ("identity", "display") else "duplicate header"
+            report.add(tab, 1, j, h, kind, f"another column is already called {h[:80]!r}; "
+                       f"this one is kept as {name[:90]!r}")
+        taken.add(name)
+        out.append((j, name))
+    return out
+
+
 def _round_tab(raw: RawSource, tab: str, rnd: int, cfg: StudyConfig, statements, panel_keys,
-               order: str, report: _Report) -> tuple[list[dict], list[dict], list[dict]]:
+               tz: ZoneInfo, order: str, report: _Report
+               ) -> tuple[list[dict], list[dict], list[dict]]:
     rows = raw.tabs[tab]
     if not rows:
         report.add(tab, None, None, "", "empty tab", "the tab is empty; round skipped")
@@ -449,7 +579,7 @@ def _round_tab(raw: RawSource, tab: str, rnd: int, cfg: StudyConfig, statements,
     skip = set(_find_column(header, cfg.identity_column) + _find_column(header,
                                                                           cfg.timestamp_column))
     _report_unmatched(rows, cols, cfg, tab, report, skip)
-    subs = _submissions(rows, header, cfg, tab, ZoneInfo(raw.time_zone or cfg.timezone), order,
+    subs = _submissions(rows, header, cfg, tab, tz, order,
                         panel_keys, report)
     ratings = _tab_ratings(rnd, tab, subs, cols, cfg, report)
     resp = [{"round": rnd, "identity": s.key, "submitted_at": s.submitted_at, "tab": tab,
@@ -459,19 +589,32 @@ def _round_tab(raw: RawSource, tab: str, rnd: int, cfg: StudyConfig, statements,
     return ratings, resp, found
 
 
+def _sheet_zone(raw: RawSource, cfg: StudyConfig, report: _Report) -> ZoneInfo:
+    """The sheet's own time zone, else the configured one (which config.py has checked)."""
+    if raw.time_zone:
+        try:
+            return ZoneInfo(raw.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            report.add(next(iter(cfg.rounds)), None, None, "", "unknown time zone",
+                       f"the sheet's time zone {raw.time_zone[:60]!r} is not known here; "
+                       f"timestamps are read as {cfg.timezone}")
+    return ZoneInfo(cfg.timezone)
+
+
 def _statement_table(listed: pd.DataFrame | None, found: list[dict], asked: set[tuple],
                      cfg: StudyConfig, report: _Report) -> pd.DataFrame:
     if listed is None:
         return pd.DataFrame(found, columns=["statement_id", "round", "domain", "text",
                                             "revised_from"])
-    tab_of = {r: t for t, r in cfg.rounds.items()}
+    read = {r for r, _ in asked}  # an empty round tab is reported once, as an empty tab
+    tab_of = {r: t for t, r in cfg.rounds.items() if r in read}
     for s in listed.itertuples():
         if s.round in tab_of and (s.round, s.statement_id) not in asked:
             report.add(tab_of[s.round], 1, None, "", "statement not asked",
                        f"statement {s.statement_id} is listed for round {s.round} but has no "
                        "question in this tab")
-    extra = [f for f in found if (f["round"], f["statement_id"]) not in
-             set(zip(listed["round"], listed["statement_id"], strict=True))]
+    listed_keys = set(zip(listed["round"], listed["statement_id"], strict=True))
+    extra = [f for f in found if (f["round"], f["statement_id"]) not in listed_keys]
     merged = pd.concat([listed, _fill_from_catalogue(extra, listed)], ignore_index=True)
     return merged.drop_duplicates(["round", "statement_id"]).reset_index(drop=True)
 
@@ -489,21 +632,32 @@ def _fill_from_catalogue(extra: list[dict], listed: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(out, columns=listed.columns)
 
 
+def _without_lone_surrogates(raw: RawSource) -> RawSource:
+    """A Sheets cell cut mid-emoji holds half a UTF-16 pair, which no string column accepts."""
+    def clean(v: Any) -> Any:
+        return _SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v
+
+    return replace(raw, tabs={name: [[clean(v) for v in row] for row in rows]
+                              for name, rows in raw.tabs.items()})
+
+
 def ingest(raw: RawSource, cfg: StudyConfig) -> IngestResult:
     """Turn raw tab values into tidy ratings and a validation report."""
     missing = [t for t in cfg.rounds if t not in raw.tabs]
     if missing:
         raise IngestError(f"Tab{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
                           f"not found; the source has: {', '.join(raw.all_tabs or raw.tabs)}")
+    raw = _without_lone_surrogates(raw)
     report = _Report()
     statements = _statements_tab(raw, cfg, report)
     panel = _panel(raw, cfg, report)
     panel_keys = set(panel["identity"])
     ratings, resp, found = [], [], []
     order = _date_order(_timestamp_cells(raw, cfg), cfg.date_order)  # one locale per workbook
+    tz = _sheet_zone(raw, cfg, report)
     for tab, rnd in cfg.rounds.items():
-        r, s, f = _round_tab(raw, tab, rnd, cfg, statements, panel_keys, order, report)
-        ratings += r
+        r, s, f = _round_tab(raw, tab, rnd, cfg, statements, panel_keys, tz, order, report)
+        ratings.append(r)
         resp += s
         found += f
     asked = {(f["round"], f["statement_id"]) for f in found}
@@ -512,8 +666,7 @@ def ingest(raw: RawSource, cfg: StudyConfig) -> IngestResult:
     for r in resp:
         identities.setdefault(r["identity"], r["written"])
     return IngestResult(
-        ratings=pd.DataFrame(ratings, columns=RATING_COLUMNS).astype(
-            {"rating": "float64", "no_opinion": "bool", "round": "int64"}),
+        ratings=_ratings_frame(ratings),
         respondents=pd.DataFrame(resp, columns=["round", "identity", "submitted_at", "tab", "row",
                                                 "written"]).drop(columns="written"),
         statements=stmts, panel=panel, problems=report.frame(), identities=identities,

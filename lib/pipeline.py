@@ -21,7 +21,7 @@ import pandas as pd
 from lib import store
 from lib.config import StudyConfig
 from lib.ingest import IngestError, ingest
-from lib.sources import RawSource, SourceError, read_source
+from lib.sources import RawSource, SourceError, is_google_sheet, read_source
 
 __all__ = ["RefreshResult", "RefreshError", "RefreshBusy", "refresh", "refresh_lock",
            "ensure_demo_db", "DEFAULT_DB"]
@@ -54,6 +54,8 @@ class RefreshResult:
     timings: dict[str, float] = field(default_factory=dict)
     requests: int = 0
     counts: dict[str, Any] = field(default_factory=dict)
+    source_title: str = ""
+    source_tabs: list[str] = field(default_factory=list)  # every tab the source has
 
     @property
     def seconds(self) -> float:
@@ -65,8 +67,13 @@ class RefreshResult:
 def refresh_lock(db_path: str | Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the exclusive refresh lock of ``db_path`` (raise RefreshBusy after ``wait`` s)."""
     lock_path = Path(f"{db_path}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only data folder, or a file where the folder should be
+        raise RefreshError("lock", f"cannot create the lock file {lock_path} ({exc.strerror}): "
+                           "the database folder must be writable; set DELPHI_DB to another "
+                           "path") from exc
     deadline = time.monotonic() + wait
     try:
         while True:
@@ -112,24 +119,36 @@ def _refresh_locked(cfg, db_path, src, raw, progress, google, t_start) -> Refres
     timings: dict[str, float] = {}
     if raw is None:
         raw = _guard("fetch", lambda: _step(
-            "fetch", progress, timings, lambda: read_source(src, cfg.tabs(), **google)))
+            "fetch", progress, timings, lambda: _fetch(cfg, src, google)))
     result = _guard("validate", lambda: _step("validate", progress, timings,
                                               lambda: ingest(raw, cfg)))
-    digest = store.content_hash({t: raw.tabs.get(t) for t in cfg.tabs()}, cfg.raw)
+    digest = _guard("store", lambda: store.content_hash(
+        {t: raw.tabs.get(t) for t in cfg.tabs()}, cfg.raw))
     return _guard("store", lambda: _store(cfg, db_path, src, raw, result, digest, progress,
                                           timings, t_start))
+
+
+def _fetch(cfg: StudyConfig, src: str, google: dict[str, Any]) -> RawSource:
+    """Read the round tabs (which must exist) and the Statements and Panel tabs if present."""
+    if not is_google_sheet(src):
+        return read_source(src, cfg.tabs())  # a workbook simply lacks absent tabs
+    optional = [t for t in (cfg.statements_tab, cfg.panel_tab) if t]
+    return read_source(src, list(cfg.rounds), optional_tabs=optional, **google)
 
 
 def _store(cfg, db_path, src, raw, result, digest, progress, timings, t_start) -> RefreshResult:
     with store.connect(db_path) as con:
         prev = store.latest_snapshot_id(con)
+        seen = {"source": src, "title": raw.title, "tabs": list(raw.all_tabs or raw.tabs)}
+        store.set_setting(con, "source_seen", seen)
         same = con.execute("SELECT snapshot_id FROM snapshots WHERE snapshot_id = ? AND "
                            "content_hash = ?", [prev, digest]).fetchone()
         if same:
             store.log_refresh(con, src, "no_change", prev, "nothing new since the last snapshot",
                               time.perf_counter() - t_start)
             return RefreshResult("no_change", prev, prev, store.problems_for(con, prev),
-                                 store.changes_between(con, prev, prev), timings, raw.requests)
+                                 store.changes_between(con, prev, prev), timings, raw.requests,
+                                 source_title=raw.title, source_tabs=seen["tabs"])
         sid = _step("store and compute", progress, timings, lambda: store.write_snapshot(
             con, result, cfg.rule, source=src, source_title=raw.title, study_title=cfg.title,
             digest=digest, config=cfg.raw, denom_no_opinion=cfg.no_opinion_in_denominator,
@@ -140,7 +159,8 @@ def _store(cfg, db_path, src, raw, result, digest, progress, timings, t_start) -
         return RefreshResult("new", sid, prev, store.problems_for(con, sid),
                              store.changes_between(con, prev, sid), timings, raw.requests,
                              {k: info[k] for k in ("n_rounds", "n_invited", "n_respondents",
-                                                   "n_statements", "n_ratings", "n_problems")})
+                                                   "n_statements", "n_ratings", "n_problems")},
+                             raw.title, seen["tabs"])
 
 
 def _guard(step: str, fn: Callable[[], Any]) -> Any:
@@ -164,16 +184,36 @@ def _log_failure(db_path, src: str, exc: RefreshError, t_start: float) -> None:
 
 
 def ensure_demo_db(cfg: StudyConfig, db_path: str | Path = DEFAULT_DB,
-                   progress: Progress | None = None) -> int:
-    """Build the database from the configured source if it has no snapshot yet; return current."""
-    with store.connect(db_path) as con:
-        current = store.current_snapshot_id(con)
+                   progress: Progress | None = None, google: dict[str, Any] | None = None, *,
+                   rebuild_corrupt: bool = False) -> int:
+    """Build the database from the configured source if it has no snapshot yet; return current.
+
+    ``google`` (credentials) is passed to the Google Sheets reader, as in :func:`refresh`.
+    With ``rebuild_corrupt``, a damaged database file is renamed ``<name>.corrupt-<time>`` (kept,
+    never deleted) and a new one built; the new one's refresh log says where the old one went.
+    """
+    current = _current(db_path, rebuild_corrupt)
     if current is not None:
         return current
     with refresh_lock(db_path, wait=60):
-        with store.connect(db_path) as con:
-            current = store.current_snapshot_id(con)
+        current = _current(db_path, rebuild_corrupt, move_aside=True)  # did another process win?
         if current is not None:
             return current
-        return _refresh_locked(cfg, db_path, cfg.source, None, progress, {},
+        return _refresh_locked(cfg, db_path, cfg.source, None, progress, google or {},
                                time.perf_counter()).snapshot_id
+
+
+def _current(db_path: str | Path, tolerate_corrupt: bool, move_aside: bool = False) -> int | None:
+    """The current snapshot; None for a new (or, when tolerated, a damaged) database file."""
+    try:
+        with store.connect(db_path) as con:
+            return store.current_snapshot_id(con)
+    except store.StoreCorrupt as exc:
+        if not tolerate_corrupt:
+            raise
+        if move_aside:  # only under the refresh lock: nobody else is moving or building it
+            kept = store.move_aside(db_path)
+            with store.connect(db_path) as con:
+                store.log_refresh(con, str(db_path), "rebuilt", None, f"{exc} The damaged file "
+                                  f"was kept as {kept.name}; a new database was built", 0.0)
+        return None

@@ -23,11 +23,13 @@ from lib.consensus import Rule, compute_metrics
 from lib.ingest import IngestResult
 
 __all__ = [
-    "SCHEMA", "StoreError", "connect", "content_hash", "write_snapshot", "latest_snapshot_id",
+    "SCHEMA", "StoreError", "StoreCorrupt", "connect", "move_aside", "content_hash",
+    "write_snapshot", "latest_snapshot_id",
     "current_snapshot_id", "snapshot_info", "list_snapshots", "statements_for", "metrics_for",
     "distribution_for", "comments_for", "response_rates", "problems_for", "ratings_for",
     "panel_attributes", "nonresponders", "set_pin", "pinned_snapshot_id", "log_refresh",
-    "refresh_log", "changes_between",
+    "refresh_log", "changes_between", "set_setting", "setting",
+    "respondents_for", "feedback_recipients",
 ]
 
 SCHEMA = """
@@ -82,48 +84,88 @@ _METRIC_STORE_COLUMNS = [
 # Panel columns that identify a person never leave identity_map.
 _IDENTIFYING = re.compile(r"(?i)\b(name|e-?mail|phone|mobile|address|contact)\b")
 _LOCKED = ("Could not set lock", "Conflicting lock", "database is locked")
+# DuckDB's words for a file that is not (or no longer) a readable database
+_DAMAGED = ("not a valid DuckDB database", "Corrupt database file", "Could not read enough bytes")
+_NO_FOLDER = ("No such file or directory", "Not a directory", "Permission denied",
+              "Read-only file system", "Is a directory")
 
 
 class StoreError(RuntimeError):
     """The database cannot be used; the message says what to do."""
 
 
+class StoreCorrupt(StoreError):
+    """The database file is damaged or not a DuckDB database: moving it aside loses nothing."""
+
+
 @contextmanager
 def connect(path: str | Path, wait: float = 15.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection with the schema in place; waits while another process writes."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            con = duckdb.connect(str(path))
-            break
-        except duckdb.IOException as exc:
-            if not any(s in str(exc) for s in _LOCKED) or time.monotonic() > deadline:
-                raise StoreError(_explain(path, exc)) from exc
-            time.sleep(0.05)
-        except duckdb.Error as exc:
-            raise StoreError(_explain(path, exc)) from exc
+    con = _open(path, wait)
     try:
         try:
             con.execute(SCHEMA)
         except duckdb.Error as exc:
-            raise StoreError(_explain(path, exc)) from exc
+            raise _error(path, exc) from exc
         yield con
+    except duckdb.Error as exc:
+        if any(s in str(exc) for s in _DAMAGED):  # a bad block shows only when a query reads it
+            raise _error(path, exc) from exc
+        raise
     finally:
         con.close()
 
 
+def _open(path: str | Path, wait: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            if not any(s in str(exc) for s in _LOCKED) or time.monotonic() > deadline:
+                raise _error(path, exc) from exc
+            time.sleep(0.05)
+
+
+def _error(path: str | Path, exc: Exception) -> StoreError:
+    damaged = any(s in str(exc) for s in _DAMAGED)
+    return (StoreCorrupt if damaged else StoreError)(_explain(path, exc))
+
+
 def _explain(path: str | Path, exc: Exception) -> str:
+    first = str(exc).splitlines()[0][:160]
     if any(s in str(exc) for s in _LOCKED):
         return f"The database {path} is busy (another refresh is writing); try again shortly"
-    return (f"The database file {path} cannot be opened ({str(exc).splitlines()[0][:160]}). "
+    if any(s in str(exc) for s in _NO_FOLDER):
+        return (f"The database file {path} cannot be created or opened ({first}): its folder "
+                "must exist and be writable; set DELPHI_DB to another path")
+    return (f"The database file {path} cannot be opened ({first}). "
             "Move it aside and refresh to rebuild it from the source")
+
+
+def move_aside(path: str | Path) -> Path:
+    """Rename a damaged database file (and its WAL) to ``<name>.corrupt-<UTC time>``; return it."""
+    p = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target, n = p.with_name(f"{p.name}.corrupt-{stamp}"), 1
+    while target.exists():
+        target, n = p.with_name(f"{p.name}.corrupt-{stamp}-{n}"), n + 1
+    try:
+        p.rename(target)
+        if Path(f"{p}.wal").exists():
+            Path(f"{p}.wal").rename(f"{target}.wal")
+    except OSError as exc:
+        raise StoreError(f"The damaged database {p} cannot be moved aside ({exc.strerror}); "
+                         "move or delete it by hand, then refresh") from exc
+    return target
 
 
 def content_hash(tabs: dict[str, list[list[Any]]], config: dict[str, Any]) -> str:
     """SHA-256 of the raw tab values and the study configuration."""
     blob = json.dumps({"tabs": tabs, "config": config}, sort_keys=True, default=str,
                       ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    # a Sheets cell cut mid-emoji holds half a surrogate pair: hash it rather than fail
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _assign_pseudonyms(con: duckdb.DuckDBPyConnection, result: IngestResult, sid: int
@@ -134,13 +176,22 @@ def _assign_pseudonyms(con: duckdb.DuckDBPyConnection, result: IngestResult, sid
     keys = list(dict.fromkeys([*order["identity"], *result.panel["identity"]]))
     names = _panel_names(result.panel)
     next_no = 1 + max((int(p[1:]) for p in known.values()), default=0)
+    new = []
     for key in keys:
         if key in known:
             continue
         known[key] = f"P{next_no:02d}"
-        con.execute("INSERT INTO identity_map VALUES (?, ?, ?, ?, ?)",
-                    [key, known[key], result.identities.get(key, key), names.get(key), sid])
+        new.append((key, known[key], result.identities.get(key, key), names.get(key), sid))
         next_no += 1
+    if new:  # one INSERT for all: a statement per panelist took seconds at 2,000 panelists
+        frame = pd.DataFrame(new, columns=["identity_key", "panelist", "identity", "name",
+                                           "first_snapshot"]).astype({"name": object})
+        con.register("_new_identities", frame)
+        try:
+            con.execute("INSERT INTO identity_map SELECT identity_key, panelist, identity, "
+                        "CAST(name AS VARCHAR), first_snapshot FROM _new_identities")
+        finally:
+            con.unregister("_new_identities")
     return known
 
 
@@ -148,14 +199,16 @@ def _panel_names(panel: pd.DataFrame) -> dict[str, str]:
     cols = [c for c in panel.columns if re.search(r"(?i)\bname\b", str(c))]
     if not cols:
         return {}
-    return {r["identity"]: str(r[cols[0]]) for _, r in panel.iterrows() if r[cols[0]]}
+    return {k: str(v) for k, v in zip(panel["identity"], panel[cols[0]], strict=True) if v}
 
 
 def _panel_long(panel: pd.DataFrame, pseudo: dict[str, str]) -> pd.DataFrame:
     attrs = [c for c in panel.columns if c not in ("identity", "display")
              and not _IDENTIFYING.search(str(c))
              and not panel[c].astype(str).str.contains("@").any()]
-    rows = [(pseudo[r["identity"]], a, str(r[a])) for _, r in panel.iterrows() for a in attrs]
+    values = [panel[a].tolist() for a in attrs]
+    rows = [(pseudo[k], a, str(v[i])) for i, k in enumerate(panel["identity"])
+            for a, v in zip(attrs, values, strict=True)]
     rows += [(pseudo[k], None, None) for k in panel["identity"]] if not attrs else []
     return pd.DataFrame(rows, columns=["panelist", "attribute", "value"])
 
@@ -250,6 +303,21 @@ def set_pin(con: duckdb.DuckDBPyConnection, snapshot_id: int | None) -> None:
     con.execute("DELETE FROM settings WHERE key = 'pinned_snapshot'")
     if snapshot_id is not None:
         con.execute("INSERT INTO settings VALUES ('pinned_snapshot', ?)", [str(snapshot_id)])
+
+
+def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: Any) -> None:
+    """Remember ``value`` (stored as JSON) under ``key``."""
+    con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)",
+                [key, json.dumps(value, default=str)])
+
+
+def setting(con: duckdb.DuckDBPyConnection, key: str, default: Any = None) -> Any:
+    """The value remembered under ``key`` (``default`` when there is none)."""
+    row = con.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    try:
+        return json.loads(row[0]) if row else default
+    except ValueError:
+        return default
 
 
 def snapshot_info(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, Any]:
@@ -363,20 +431,39 @@ def nonresponders(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFr
         ORDER BY r.round, i.panelist""", {"sid": snapshot_id})
 
 
-def changes_between(con: duckdb.DuckDBPyConnection, old: int | None, new: int) -> pd.DataFrame:
-    """New and changed responses per round from snapshot ``old`` to ``new``."""
+def respondents_for(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:
+    """Who responded in which round, by pseudonym only (round, panelist)."""
     return _df(con, """
-        SELECT n.round,
+        SELECT DISTINCT round, panelist FROM respondents WHERE snapshot_id = ?
+        ORDER BY round, panelist""", [snapshot_id])
+
+
+def feedback_recipients(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:
+    """Pseudonym, identity and name of each panelist (coordinator only: feedback mail-merge)."""
+    return _df(con, """
+        WITH people AS (
+            SELECT panelist FROM panel WHERE snapshot_id = $sid
+            UNION SELECT panelist FROM respondents WHERE snapshot_id = $sid
+        )
+        SELECT p.panelist, m.identity, m.name FROM people p
+        JOIN identity_map m ON m.panelist = p.panelist ORDER BY p.panelist""",
+               {"sid": snapshot_id})
+
+
+def changes_between(con: duckdb.DuckDBPyConnection, old: int | None, new: int) -> pd.DataFrame:
+    """New, changed and removed responses per round from snapshot ``old`` to ``new``."""
+    return _df(con, """
+        WITH o AS (SELECT round, panelist, submitted_at FROM respondents WHERE snapshot_id = $old),
+             n AS (SELECT round, panelist, submitted_at FROM respondents WHERE snapshot_id = $new)
+        SELECT coalesce(n.round, o.round) AS round,
                count(*) FILTER (WHERE o.panelist IS NULL) AS new_responses,
-               count(*) FILTER (WHERE o.panelist IS NOT NULL
+               count(*) FILTER (WHERE o.panelist IS NOT NULL AND n.panelist IS NOT NULL
                                 AND o.submitted_at IS DISTINCT FROM n.submitted_at)
                    AS changed_responses,
-               count(*) AS respondents
-        FROM respondents n
-        LEFT JOIN respondents o ON o.snapshot_id = $old AND o.round = n.round
-             AND o.panelist = n.panelist
-        WHERE n.snapshot_id = $new GROUP BY n.round ORDER BY n.round""",
-               {"old": old, "new": new})
+               count(*) FILTER (WHERE n.panelist IS NULL) AS removed_responses,
+               count(n.panelist) AS respondents
+        FROM n FULL JOIN o ON o.round = n.round AND o.panelist = n.panelist
+        GROUP BY ALL ORDER BY round""", {"old": old, "new": new})
 
 
 def log_refresh(con: duckdb.DuckDBPyConnection, source: str, outcome: str,

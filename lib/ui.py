@@ -8,6 +8,7 @@ and never mixes two snapshots within one run.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,18 @@ def access() -> dict[str, Any]:
 def demo_mode() -> bool:
     """No sign-in configured: everything is open, with a banner saying so."""
     return not access()
+
+
+def google_credentials() -> dict[str, Any]:
+    """``google=`` arguments for a refresh: the ``[gcp_service_account]`` secrets table if set.
+
+    Without it, :mod:`lib.gsheets` falls back to ``$DELPHI_GOOGLE_CREDENTIALS`` (a key file).
+    """
+    try:
+        table = st.secrets.get("gcp_service_account")
+    except Exception:  # no secrets file at all
+        table = None
+    return {"credentials_info": {k: table[k] for k in table}} if table else {}
 
 
 # --- roles -------------------------------------------------------------------------------------
@@ -130,23 +143,93 @@ def _try_password() -> None:
 
 # --- the snapshot of this run ----------------------------------------------------------------
 
+def _db_signature(db: str) -> tuple:
+    """Size and mtime of the database and its WAL: any write (a refresh, a pin) changes it."""
+    out = []
+    for path in (db, f"{db}.wal"):
+        try:
+            info = os.stat(path)
+            out.append((info.st_mtime_ns, info.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+@st.cache_data(ttl=5, max_entries=16, show_spinner=False)
+def _current_snapshot(db: str, signature: tuple) -> int | None:
+    """The current snapshot id, looked up again only when the files changed (or after 5 s: a
+    write within the file system's timestamp granularity could leave the signature as it was).
+    A DuckDB connection costs 25 ms of CPU, a quarter of a rerun's budget."""
+    with store.connect(db) as con:
+        return store.current_snapshot_id(con)
+
+
 def resolve_snapshot() -> int | None:
     """Find (or, for a local workbook, build) the current snapshot; remember it for this run."""
     cfg, db = config(), db_path()
     try:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
-        with store.connect(db) as con:
-            sid = store.current_snapshot_id(con)
-        if sid is None and cfg.source and not is_google_sheet(cfg.source):
-            with st.spinner("Building the study database from the workbook (first run)…"):
-                sid = ensure_demo_db(cfg, db)
-    except (store.StoreError, RefreshError, OSError) as exc:
+        sid = _current_snapshot(db, _db_signature(db))
+        if sid is None and cfg.source:
+            sid = _build_first_snapshot(cfg, db)
+    except store.StoreCorrupt as exc:
+        sid = _rebuild_damaged(cfg, db, exc)
+    except (store.StoreError, RefreshError) as exc:
         st.error(f"The study database is not available: {exc}", icon=":material/error:")
+        sid = None
+    except OSError as exc:  # the folder cannot be made: read-only, or a file in the way
+        st.error(f"The study database is not available: its folder {Path(db).parent} cannot be "
+                 f"created ({exc.strerror}); set DELPHI_DB to a file in a writable folder",
+                 icon=":material/error:")
         sid = None
     if sid is not None and at_least("committee"):
         sid = _chosen_snapshot(sid)
     st.session_state["snapshot_id"] = sid
     return sid
+
+
+def _rebuild_damaged(cfg: StudyConfig, db: str, damage: store.StoreCorrupt) -> int | None:
+    """A damaged database of a workbook study is kept aside and rebuilt (nothing is lost)."""
+    if not cfg.source or is_google_sheet(cfg.source):  # a live study: the coordinator decides
+        st.error(f"The study database is not available: {damage}", icon=":material/error:")
+        return None
+    try:
+        with st.spinner("The study database is damaged: rebuilding it from the workbook…"):
+            sid = ensure_demo_db(cfg, db, rebuild_corrupt=True)
+    except (store.StoreError, RefreshError, OSError) as exc:
+        st.error(f"The study database is not available: {exc}", icon=":material/error:")
+        return None
+    kept = sorted(p.name for p in Path(db).parent.glob(f"{Path(db).name}.corrupt-*")
+                  if p.suffix != ".wal")
+    st.warning(f"The study database could not be opened, so it was rebuilt from the workbook. "
+               f"The damaged file is kept beside it as `{kept[-1] if kept else '?'}`.",
+               icon=":material/build:")
+    return sid
+
+
+@st.cache_resource(show_spinner=False)
+def _first_build_failures() -> dict[tuple[str, str], tuple[float, str]]:
+    return {}
+
+
+def _build_first_snapshot(cfg: StudyConfig, db: str) -> int:
+    """Build an empty database (first run, or a host that lost its disk) from the source.
+
+    A failure is not retried for five minutes, so a misconfigured sheet does not make every
+    page view wait for Google; the coordinator can still refresh at any time.
+    """
+    failures, key = _first_build_failures(), (db, cfg.source)
+    when, why = failures.get(key, (0.0, ""))
+    if why and time.monotonic() - when < 300:
+        raise RefreshError("fetch", why)
+    sheet = is_google_sheet(cfg.source)
+    where = "the Google Sheet" if sheet else "the workbook"
+    try:
+        with st.spinner(f"Building the study database from {where} (first run)…"):
+            return ensure_demo_db(cfg, db, google=google_credentials() if sheet else None)
+    except RefreshError as exc:
+        failures[key] = (time.monotonic(), exc.reason)
+        raise
 
 
 def _chosen_snapshot(current: int) -> int:
@@ -157,7 +240,8 @@ def _chosen_snapshot(current: int) -> int:
               for r in snaps.itertuples()}
     choice = st.sidebar.selectbox(
         "Snapshot", ids, key="view_snapshot",
-        format_func=lambda i: f"Current (#{current})" if i is None else labels[i],
+        # a constant label: the browser keeps a selected label that vanishes from the options
+        format_func=lambda i: "Current snapshot" if i is None else labels[i],
         help="Look at the data as it stood at an earlier refresh (only in your session).")
     return current if choice is None else int(choice)
 
@@ -189,6 +273,20 @@ def _query(db: str, sid: int, name: str, *args: Any) -> Any:
 def load(name: str, *args: Any) -> Any:
     """A named ``lib.store`` query for this run's snapshot, cached per snapshot."""
     return _query(db_path(), snapshot_id(), name, *args)
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing statistics…")
+def _stat(db: str, sid: int, name: str, *args: Any) -> Any:
+    from lib import stats  # pingouin comes in lazily with it: pages without stats stay fast
+
+    inputs = [_query(db, sid, query) for query in stats.INPUTS[name]]
+    return getattr(stats, name)(*inputs, *args)
+
+
+def cached_stat(name: str, *args: Any) -> Any:
+    """A ``lib.stats`` function on this run's snapshot (its inputs per ``stats.INPUTS``),
+    cached per snapshot: ``cached_stat("kendall_w", True)`` is W per round and domain."""
+    return _stat(db_path(), snapshot_id(), name, *args)
 
 
 def metrics() -> pd.DataFrame:

@@ -1,0 +1,107 @@
+"""Cold start: process start to the first page rendered in a browser (``python -m bench``).
+
+A real ``streamlit run app.py`` on a free 127.0.0.1 port (``DELPHI_DB`` / ``DELPHI_STUDY`` set)
+and Debian's Chromium driven by Playwright: the browser is launched first (not timed), then the
+clock starts as the server process is spawned and stops when the Overview's title (an ``h1``
+holding the study title) is visible.  ``server_ready_s`` is when ``/_stcore/health`` first
+answered.  Without Chromium or Playwright it falls back to AppTest in a fresh Python process
+(import + first run, no HTTP), and says so in ``method``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cold_start", "CHROMIUM"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_health(url: str, proc: subprocess.Popen, deadline: float) -> float:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as resp:
+                if resp.status == 200:
+                    return time.monotonic()
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError("streamlit did not become healthy in time")
+
+
+def _streamlit(port: int, env: dict[str, str]) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def _browser_once(browser: Any, title: str, env: dict[str, str]) -> dict[str, float]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    page = browser.new_page()
+    t0 = time.monotonic()
+    proc = _streamlit(port, env)
+    try:
+        ready = _wait_health(url, proc, t0 + 120)
+        page.goto(url, wait_until="commit")
+        page.locator("h1", has_text=title).first.wait_for(state="visible", timeout=120_000)
+        shown = time.monotonic()
+    finally:
+        page.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return {"first_page_s": shown - t0, "server_ready_s": ready - t0}
+
+
+def _apptest_once(env: dict[str, str]) -> dict[str, float]:
+    code = ("import time; t0 = time.monotonic()\n"
+            "from streamlit.testing.v1 import AppTest\n"
+            "at = AppTest.from_file('app.py', default_timeout=300).run()\n"
+            "assert not at.exception, at.exception\n"
+            "print(time.monotonic() - t0)")
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True)
+    return {"first_page_s": time.monotonic() - t0,
+            "import_and_run_s": float(out.stdout.strip().splitlines()[-1])}
+
+
+def cold_start(db: str, study: str, title: str, runs: int) -> dict[str, Any]:
+    """Cold starts of the dashboard on ``db``: a list of timings and the method used."""
+    env = {**os.environ, "DELPHI_DB": db, "DELPHI_STUDY": study}
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if sync_playwright is None or not CHROMIUM.exists():
+        return {"method": "AppTest in a fresh process (no Chromium)",
+                "runs": [_apptest_once(env) for _ in range(runs)]}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            out = [_browser_once(browser, title, env) for _ in range(runs)]
+        finally:
+            browser.close()
+    return {"method": "streamlit run + Chromium (Playwright), until the Overview h1 is visible",
+            "runs": out}

@@ -1,0 +1,199 @@
+"""Page render and rerun times with Streamlit's AppTest (``python -m bench.pages``).
+
+Run in a fresh process per study size, with ``DELPHI_DB`` / ``DELPHI_STUDY`` pointing at it:
+
+* ``first_render`` — a new session opens the page with every ``st.cache_data`` /
+  ``st.cache_resource`` cleared (modules already imported: the cold start covers imports);
+* ``rerun`` — in that session, after a widget change (the page's first selectbox, multiselect,
+  pills, radio, checkbox or toggle in the main area), with warm caches; median of ``--runs``;
+* ``connections`` — DuckDB connections opened per warm rerun (counted on ``lib.store.connect``):
+  a page that re-queries what a snapshot-keyed cache holds shows up here.
+
+Times are the server side of a rerun (script run + element serialisation), not browser painting.
+
+AppTest (Streamlit 1.67) resets ``PagesManager.uses_pages_directory`` before every run, so in an
+app with a ``pages/`` folder every run after the first executes the page script alone, without
+app.py (multipage v1 behaviour).  The live server clears that flag at the first
+``st.navigation`` call and runs app.py on every rerun; :func:`_like_the_live_server` makes
+AppTest do the same, so the reruns measured here include app.py's own work (snapshot lookup,
+sidebar).
+AppTest also compiles every script afresh on every run (a new ``ScriptCache`` per run) where the
+server compiles it once; the benchmark shares one cache between runs, as the server does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["page_files", "measure_pages"]
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+SKIP_KEYS = {"view_snapshot", "password"}  # the sidebar snapshot picker and the sign-in form
+
+
+def page_files() -> list[str]:
+    """The pages app.py registers that exist (the list is read from app.py's PAGES)."""
+    import ast
+
+    tree = ast.parse(APP.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES":
+            pages = [elt.elts[0].value for elt in node.value.elts]  # type: ignore[attr-defined]
+            return [p for p in pages if (ROOT / p).exists()]
+    return ["pages/overview.py"]
+
+
+def _like_the_live_server() -> None:
+    """Make AppTest rerun as the live server does (see the module docstring)."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    original = PagesManager.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False  # as st.navigation leaves it
+
+    PagesManager.__init__ = init  # type: ignore[method-assign]
+    shared = app_test.ScriptCache()  # the server compiles each script once, AppTest every run
+    app_test.ScriptCache = lambda: shared  # type: ignore[attr-defined,assignment]
+
+
+class _Counter:
+    """Counts ``lib.store.connect`` calls (one per DuckDB connection opened)."""
+
+    def __init__(self) -> None:
+        from lib import store
+
+        self.n, self._store, self._orig = 0, store, store.connect
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.n += 1
+            return self._orig(*args, **kwargs)
+
+        store.connect = counted
+
+
+def _widget_changer(at: Any) -> tuple[str, Callable[[int], Any]] | None:
+    """A way to change one widget on the page: (description, change(k) -> at)."""
+    def usable(ws: Any) -> list[Any]:
+        return [w for w in ws if getattr(w, "key", None) not in SKIP_KEYS and not w.disabled]
+
+    for w in usable(at.main.selectbox):
+        if len(w.options) >= 2:
+            key, n = w.key, len(w.options)
+            return (f"selectbox {key!r}",
+                    lambda k, key=key, n=n: at.selectbox(key=key).select_index((k + 1) % n))
+    for w in usable(at.main.multiselect):
+        if w.options:
+            key, opt = w.key, w.options[0]
+            return (f"multiselect {key!r}",
+                    lambda k, key=key, opt=opt: at.multiselect(key=key).set_value(
+                        [opt] if k % 2 == 0 else []))
+    for w in usable(at.main.button_group):
+        if w.options:
+            key, opts = w.key, w.options
+            return (f"pills {key!r}", lambda k, key=key, opts=opts: at.button_group(
+                key=key).set_value([opts[k % len(opts)]]))
+    for kind in ("radio", "checkbox", "toggle"):
+        for w in usable(getattr(at.main, kind)):
+            return (f"{kind} {w.key!r}", _flip(at, kind, w))
+    return None
+
+
+def _flip(at: Any, kind: str, w: Any) -> Callable[[int], Any]:
+    if kind == "radio":
+        n = len(w.options)
+        return lambda k: at.radio(key=w.key).set_value(w.options[(k + 1) % n])
+    return lambda k: getattr(at, kind)(key=w.key).set_value(k % 2 == 0)
+
+
+_CPU: list[float] = []  # CPU seconds of the process during each timed run (all threads)
+
+
+def _timed_run(at: Any) -> float:
+    t0, c0 = time.perf_counter(), time.process_time()
+    at.run()
+    _CPU.append(time.process_time() - c0)
+    return time.perf_counter() - t0
+
+
+def _errors(at: Any) -> list[str]:
+    return [str(e.value)[:300] for e in at.exception] + [str(e.value)[:300] for e in at.error]
+
+
+def measure_page(page: str, runs: int, counter: _Counter) -> dict[str, Any]:
+    """First render (cold caches) and warm widget-change reruns of one page."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.switch_page(page)
+    first = _timed_run(at)
+    out: dict[str, Any] = {"page": page, "first_render_s": first, "errors": _errors(at)}
+    changer = _widget_changer(at)
+    out["widget"] = changer[0] if changer else "none (plain rerun)"
+    out["first_render_cpu_s"] = _CPU[-1]
+    times, conns, cpu_from = [], [], len(_CPU)
+    for k in range(runs):
+        try:
+            if changer:
+                changer[1](k)
+            before = counter.n
+            times.append(_timed_run(at))
+        except Exception as exc:  # AppTest cannot drive this widget: fall back to plain reruns
+            out["errors"].append(f"{out['widget']}: {type(exc).__name__}: {exc}"[:300])
+            changer, out["widget"] = None, f"{out['widget']} failed; plain rerun"
+            at = AppTest.from_file(str(APP), default_timeout=300)
+            at.switch_page(page)
+            at.run()
+            before = counter.n
+            times.append(_timed_run(at))
+        conns.append(counter.n - before)
+        out["errors"] += [e for e in _errors(at) if e not in out["errors"]]
+    out.update(rerun_s=_stats(times), rerun_cpu_s=_stats(_CPU[cpu_from:] or [0.0]),
+               connections_per_rerun=max(conns) if conns else 0)
+    return out
+
+
+def _stats(xs: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def measure_pages(runs: int) -> dict[str, Any]:
+    """Every page: first render and warm reruns; whether pingouin got imported on the way."""
+    from streamlit.testing.v1 import AppTest
+
+    _like_the_live_server()
+    counter = _Counter()
+    warm = AppTest.from_file(str(APP), default_timeout=300)
+    warm.run()  # imports the app's modules once, so first renders measure rendering only
+    overview_imports_pingouin = "pingouin" in sys.modules
+    pages = [measure_page(p, runs, counter) for p in page_files()]
+    return {"pages": pages, "pingouin_imported_by_overview": overview_imports_pingouin}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.pages --runs N``: print the page figures as JSON (env: DELPHI_DB...)."""
+    import logging
+
+    p = argparse.ArgumentParser(prog="python -m bench.pages")
+    p.add_argument("--runs", type=int, default=5)
+    args = p.parse_args(argv)
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    print("BENCH-JSON " + json.dumps(measure_pages(args.runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

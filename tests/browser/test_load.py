@@ -1,0 +1,225 @@
+"""Load: 20 concurrent observer sessions browse every page while a refresh stores a new snapshot.
+
+One Debian Chromium, one browser context (= one Streamlit session) per observer, all against a
+``streamlit run app.py`` on a loopback port in observer mode.  Each session opens the app, then
+clicks through the pages of its navigation PASSES times; after every session has loaded its first
+page, ``python -m lib refresh`` runs in a subprocess on the same database with a modified copy of
+the demo workbook, so it stores snapshot 2 while the sessions read.  The figures go to
+tests/artifacts/load.json (and, by hand, to docs/load.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib import store
+from tests.browser.server import (
+    DEMO_WORKBOOK,
+    ERROR_SELECTORS,
+    IDLE_JS,
+    NAV_JS,
+    RAN_AND_IDLE_JS,
+    ROOT,
+    WATCH_RUNS_JS,
+    LoopbackGuard,
+    launch_chromium,
+    running_server,
+    write_observer_secrets,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SESSIONS = 20
+PASSES = 3  # times each session goes through every page of its navigation
+VIEW_TIMEOUT = 90.0  # seconds for one page view to become idle
+OVERALL_TIMEOUT = 170.0  # seconds for the whole browsing, refresh included
+OUT = ROOT / "tests" / "artifacts" / "load.json"
+SNAPSHOT = re.compile(r"Snapshot (\d+) of ")
+
+# Errors on the page, and the snapshot its caption names (None if the page shows no caption).
+VIEW_JS = """(errorSelectors) => {
+  const errors = errorSelectors.flatMap((s) => Array.from(document.querySelectorAll(s)))
+    .map((e) => e.innerText.trim().slice(0, 300));
+  const main = document.querySelector('[data-testid="stMain"]');
+  return {errors, text: main ? main.innerText.slice(0, 4000) : ''};
+}"""
+
+
+def _modified_workbook(path: Path) -> Path:
+    """The demo workbook with one round-3 rating changed, so a refresh stores a new snapshot."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(DEMO_WORKBOOK)
+    cell = wb["Round 3"].cell(row=2, column=3)  # first respondent, first statement
+    cell.value = "Strongly agree" if cell.value == "Agree" else "Agree"
+    wb.save(path)
+    return path
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ranked = sorted(values)
+    return ranked[max(0, math.ceil(q / 100 * len(ranked)) - 1)]
+
+
+def _machine() -> dict[str, Any]:
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:")), 0)
+    return {"nproc": os.cpu_count(), "ram_gb": round(mem_kb / 1024**2, 1),
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+async def _idle(page: Any, predicate: str = IDLE_JS) -> float:
+    """Wait for the app to be idle; return when it first was (perf_counter)."""
+    await page.wait_for_function(predicate, polling=50, timeout=VIEW_TIMEOUT * 1000)
+    first = time.perf_counter()
+    await page.wait_for_timeout(150)  # still idle a moment later: the run really ended
+    await page.wait_for_function(IDLE_JS, polling=100, timeout=VIEW_TIMEOUT * 1000)
+    return first
+
+
+async def _view(page: Any, t0: float, t1: float, kind: str, clock0: float, session: int
+                ) -> dict[str, Any]:
+    seen = await page.evaluate(VIEW_JS, ERROR_SELECTORS)
+    match = SNAPSHOT.search(seen["text"])
+    return {"session": session, "kind": kind, "path": await page.evaluate("location.pathname"),
+            "seconds": t1 - t0, "started": t0 - clock0, "ended": t1 - clock0,
+            "errors": seen["errors"], "snapshot": int(match.group(1)) if match else None}
+
+
+async def _session(browser: Any, url: str, guard: LoopbackGuard, n: int, clock0: float,
+                   loaded: asyncio.Event, counter: list[int], views: list[dict]) -> None:
+    """One observer: open the app, then click through every page PASSES times."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await guard.attach_async(context)
+    try:
+        page = await context.new_page()
+        t0 = time.perf_counter()
+        await page.goto(url, wait_until="domcontentloaded", timeout=VIEW_TIMEOUT * 1000)
+        views.append(await _view(page, t0, await _idle(page), "open", clock0, n))
+        counter[0] += 1
+        if counter[0] == SESSIONS:
+            loaded.set()
+        nav = await page.evaluate(NAV_JS)
+        for _ in range(PASSES):
+            for item in nav:
+                t0 = time.perf_counter()
+                await page.evaluate(WATCH_RUNS_JS)
+                await page.locator(
+                    f'[data-testid="stSidebarNavLink"][href="{item["href"]}"]').click()
+                t1 = await _idle(page, RAN_AND_IDLE_JS)
+                views.append(await _view(page, t0, t1, "click", clock0, n))
+    finally:
+        await context.close()
+
+
+async def _refresh(db: Path, source: Path, loaded: asyncio.Event, clock0: float
+                   ) -> dict[str, Any]:
+    """``python -m lib refresh`` on the served database, once every session is in."""
+    await loaded.wait()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DELPHI_")}
+    cmd = [sys.executable, "-m", "lib", "refresh", "--db", str(db), "--source", str(source)]
+    t0 = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await proc.communicate()
+    return {"command": " ".join(["python", *cmd[1:]]), "returncode": proc.returncode,
+            "stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace"),
+            "started": t0 - clock0, "ended": time.perf_counter() - clock0,
+            "seconds": time.perf_counter() - t0}
+
+
+async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await launch_chromium(p)
+        clock0, loaded, counter, views = time.perf_counter(), asyncio.Event(), [0], []
+        refresh = asyncio.create_task(_refresh(db, source, loaded, clock0))
+        sessions = [asyncio.create_task(_session(browser, url, guard, n, clock0, loaded,
+                                                 counter, views)) for n in range(SESSIONS)]
+        _, pending = await asyncio.wait([refresh, *sessions], timeout=OVERALL_TIMEOUT)
+        for task in pending:  # over time: stop, but keep the figures gathered so far
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await browser.close()
+    failures = [repr(t.exception()) for t in sessions
+                if not t.cancelled() and t.exception() is not None]
+    failures += [f"session still browsing after {OVERALL_TIMEOUT:.0f} s"
+                 for t in sessions if t.cancelled()]
+    done = refresh.done() and not refresh.cancelled()
+    if done and refresh.exception():
+        raise refresh.exception()
+    return {"refresh": refresh.result() if done else {"returncode": None, "ended": math.inf},
+            "views": views, "session_failures": failures,
+            "seconds": time.perf_counter() - clock0}
+
+
+def _figures(run: dict[str, Any], pages: list[str]) -> dict[str, Any]:
+    views, refresh = run["views"], run["refresh"]
+    clicks = [v["seconds"] for v in views if v["kind"] == "click"]
+    opens = [v["seconds"] for v in views if v["kind"] == "open"]
+    every = clicks + opens
+    after = [v for v in views if v["started"] > refresh["ended"] and v["snapshot"] is not None]
+    return {
+        "sessions": SESSIONS, "passes": PASSES, "pages": pages,
+        "page_views": len(views), "errors": sum(bool(v["errors"]) for v in views),
+        "session_failures": run["session_failures"], "seconds": round(run["seconds"], 1),
+        "page_time_s": {"p50": round(_percentile(every, 50), 2),
+                        "p95": round(_percentile(every, 95), 2), "max": round(max(every), 2)},
+        "click_to_idle_s": {"n": len(clicks), "p50": round(_percentile(clicks, 50), 2),
+                            "p95": round(_percentile(clicks, 95), 2)},
+        "open_to_idle_s": {"n": len(opens), "p50": round(_percentile(opens, 50), 2),
+                           "p95": round(_percentile(opens, 95), 2)},
+        "refresh": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in refresh.items()},
+        "views_after_refresh": len(after),
+        "snapshots_seen_after_refresh": sorted({v["snapshot"] for v in after}),
+        "machine": _machine(),
+        "command": ".venv/bin/python -m pytest tests/browser/test_load.py -q",
+    }
+
+
+def test_twenty_observers_browse_while_a_refresh_runs(demo_db_master, tmp_path):
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db_master, db)
+    source = _modified_workbook(tmp_path / "modified.xlsx")
+    with store.connect(db) as con:
+        before = store.latest_snapshot_id(con)
+    guard = LoopbackGuard()
+    secrets = write_observer_secrets(tmp_path / "secrets")
+    with running_server(db, tmp_path, secrets) as server:
+        # Playwright's async API gets a thread of its own, away from any sync Playwright loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            run = pool.submit(asyncio.run, _browse(server.url, db, source, guard)).result(
+                timeout=OVERALL_TIMEOUT + 60)
+        log = server.log_tail(3000)
+    pages = sorted({v["path"] for v in run["views"]})
+    figures = _figures(run, pages)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    with store.connect(db) as con:
+        after = store.latest_snapshot_id(con)
+
+    assert figures["session_failures"] == [], (figures["session_failures"], log)
+    assert figures["refresh"]["returncode"] == 0, figures["refresh"]
+    assert after == before + 1
+    assert figures["page_views"] == SESSIONS * (1 + PASSES * len(pages))
+    assert [v for v in run["views"] if v["errors"]] == [], log
+    # ui.resolve_snapshot runs on every rerun: a view begun after the refresh shows the new data
+    assert figures["views_after_refresh"] > 0
+    assert figures["snapshots_seen_after_refresh"] == [after]
+    assert guard.blocked == []

@@ -1,0 +1,120 @@
+"""AppTest: the Reports page — downloads offered by role, and the next-round export.
+
+Streamlit 1.67's AppTest runs app.py (the router) only on the first run; a role is set in session
+state before it (see tests/test_pages.py).  Download contents are caught where Streamlit stores
+them (``MediaFileManager.add``), so the test reads the very bytes a browser would get.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from lib import reports
+from lib.auth import hash_password
+from tests.test_reports import Page
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+REPORT = {"dl_report_html", "dl_report_xlsx", "dl_metrics_csv"}
+COORDINATOR = {"dl_fb_zip", "dl_fb_merge", "dl_next_csv", "dl_next_xlsx"}
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """file name -> the bytes (or, for a deferred download, the function) Streamlit was given."""
+    seen: dict = {}
+    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def spy(self, data, mimetype, coordinates, file_name=None, **kw):
+        seen[file_name] = data
+        return add(self, data, mimetype, coordinates, file_name, **kw)
+
+    def spy_deferred(self, func, mimetype, coordinates, file_name=None, **kw):
+        seen[file_name] = func
+        return add_deferred(self, func, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add", spy)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy_deferred)
+    return seen
+
+
+def _open(demo_db, monkeypatch, role: str | None) -> AppTest:
+    """The Reports page for ``role`` (None: demo mode, where everyone is coordinator)."""
+    monkeypatch.setenv("DELPHI_DB", str(demo_db))
+    monkeypatch.delenv("DELPHI_STUDY", raising=False)
+    at = AppTest.from_file(APP, default_timeout=90)
+    if role is not None:
+        at.secrets["access"] = {"coordinator_password_hash": hash_password("x", iterations=1000)}
+        if role != "observer":
+            at.session_state["role"] = role
+    at.run()
+    at.switch_page("pages/reports.py").run()
+    assert not at.exception
+    return at
+
+
+def _keys(at: AppTest) -> set[str]:
+    return {b.key for b in at.download_button}
+
+
+def test_observer_gets_the_consensus_report_only(demo_db, monkeypatch, downloads):
+    at = _open(demo_db, monkeypatch, "observer")
+    assert _keys(at) == REPORT
+    assert not at.text_area and not at.data_editor and not at.get("iframe")
+    html = downloads["delphi_report_snapshot1.html"]()
+    assert "steering committee only" in Page(html).text  # no comments for observers
+
+
+def test_committee_edits_the_narrative_of_the_report(demo_db, monkeypatch, downloads):
+    at = _open(demo_db, monkeypatch, "committee")
+    assert _keys(at) == REPORT
+    at.text_area(key="rep_narrative_1").input("Our agreed methods text.").run()
+    assert not at.exception
+    assert "Our agreed methods text." in Page(downloads["delphi_report_snapshot1.html"]()).text
+    wb = openpyxl.load_workbook(io.BytesIO(downloads["delphi_report_snapshot1.xlsx"]()))
+    assert wb["Methods"]["B2"].value == "Our agreed methods text."
+
+
+def test_coordinator_gets_feedback_and_next_round_downloads(demo_db, monkeypatch, downloads):
+    at = _open(demo_db, monkeypatch, None)
+    keys = _keys(at)
+    assert REPORT | COORDINATOR <= keys
+    assert ("dl_fb_pdf" in keys) == (reports.pdf_browser() is not None)
+    assert len(at.get("iframe")) == 1  # the preview of one feedback document
+    merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]
+                                            .decode("utf-8"))))
+    assert len(merge) == 15 and merge[0]["file_name"] == "feedback_round3_P01.html"
+
+
+def test_coordinator_next_round_export_follows_the_editor(demo_db, monkeypatch, downloads):
+    at = _open(demo_db, monkeypatch, None)
+    at.session_state["nr_plan_1"] = {
+        "edited_rows": {0: {"action": "revise", "revised_text": "Clearer wording."},
+                        1: {"action": "drop"}},
+        "added_rows": [], "deleted_rows": []}
+    at.session_state["nr_new_1"] = {
+        "edited_rows": {}, "deleted_rows": [],
+        "added_rows": [{"domain": "Dosing", "text": "A statement from the comments."}]}
+    at.run()
+    assert not at.exception and not at.warning
+    rows = list(csv.DictReader(io.StringIO(downloads["statements_round4.csv"].decode("utf-8"))))
+    assert [(r["statement_id"], r["round"], r["revised_from"]) for r in rows] == [
+        ("S07c", "4", "S07b"), ("S18", "4", ""), ("S33", "4", ""), ("S35a", "4", ""),
+        ("S43", "4", "")]
+    assert rows[0]["text"] == "Clearer wording."
+    assert rows[-1]["text"] == "A statement from the comments." and rows[-1]["domain"] == "Dosing"
+
+
+def test_next_round_problem_blocks_the_export(demo_db, monkeypatch):
+    at = _open(demo_db, monkeypatch, None)
+    at.session_state["nr_plan_1"] = {"edited_rows": {0: {"action": "revise"}},
+                                     "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert "revise needs a new wording" in at.warning[0].value
+    assert at.download_button(key="dl_next_csv").proto.disabled

@@ -1,0 +1,448 @@
+"""lib.stats: every statistic against an independent reference (source in a comment)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats as ss
+
+from lib import stats
+from lib.consensus import metrics_from_ratings, preset
+
+ROOT = Path(__file__).resolve().parent.parent
+Z95 = NormalDist().inv_cdf(0.975)
+
+
+def ratings_frame(matrix, statements=None, rnd=1, panelists=None) -> pd.DataFrame:
+    """Tidy ratings from a panelists × statements matrix (NaN = blank)."""
+    matrix = np.asarray(matrix, dtype=float)
+    statements = statements or [f"S{j + 1:02d}" for j in range(matrix.shape[1])]
+    panelists = panelists or [f"P{i + 1:02d}" for i in range(matrix.shape[0])]
+    rows = [(rnd, p, s, matrix[i, j], False) for i, p in enumerate(panelists)
+            for j, s in enumerate(statements)]
+    return pd.DataFrame(rows, columns=["round", "panelist", "statement_id", "rating",
+                                       "no_opinion"])
+
+
+def textbook_w(matrix) -> float:
+    """W = 12·S / (m²(n³ − n) − m·ΣT), ties corrected (Kendall 1948; DELPHI.md)."""
+    x = np.asarray(matrix, dtype=float)
+    m, n = x.shape
+    ranks = np.array([ss.rankdata(row) for row in x])
+    s = ((ranks.sum(axis=0) - m * (n + 1) / 2) ** 2).sum()
+    t = sum(((c := np.unique(row, return_counts=True)[1]) ** 3 - c).sum() for row in x)
+    return 12 * s / (m**2 * (n**3 - n) - m * t)
+
+
+# The anxiety data of R irr::kendall / DescTools::KendallW documentation: 20 subjects rated by
+# 3 raters.  Here the raters are panelists and the subjects statements.
+ANXIETY = [[3, 3, 3, 4, 5, 5, 2, 3, 5, 2, 2, 6, 1, 5, 2, 2, 1, 2, 4, 3],
+           [3, 6, 4, 6, 2, 4, 2, 4, 3, 3, 2, 3, 3, 3, 2, 2, 1, 3, 3, 4],
+           [2, 1, 4, 4, 3, 2, 1, 6, 1, 1, 1, 2, 3, 3, 1, 1, 3, 3, 2, 2]]
+
+
+# --- Kendall's W -------------------------------------------------------------------------------
+
+def test_kendall_w_matches_textbook_formula_and_scipy_on_the_irr_anxiety_data():
+    got = stats.kendall_w(ratings_frame(ANXIETY)).iloc[0]
+    # Two independent references computed here: the textbook formula, and scipy's
+    # tie-corrected Friedman χ² (W = χ² / (m(n − 1))).  Both give 0.5397, χ²(19) = 30.76.
+    fried = ss.friedmanchisquare(*np.asarray(ANXIETY, dtype=float).T)
+    assert got["w"] == pytest.approx(textbook_w(ANXIETY), rel=1e-12)
+    assert got["w"] == pytest.approx(fried.statistic / (3 * 19), rel=1e-12)
+    assert got["w"] == pytest.approx(0.5397, abs=5e-5)
+    assert got["chi2"] == pytest.approx(fried.statistic) and got["df"] == 19
+    assert got["p"] == pytest.approx(fried.pvalue)
+
+
+def test_kendall_w_hand_computed_without_ties():
+    # By hand: rank sums 4, 5, 9, 12; mean 7.5; S = 41; W = 12·41 / (9·60) = 0.9111;
+    # χ² = m(n − 1)W = 8.2 with 3 df.
+    got = stats.kendall_w(ratings_frame([[1, 2, 3, 4], [1, 2, 3, 4], [2, 1, 3, 4]])).iloc[0]
+    assert got["w"] == pytest.approx(492 / 540) and got["chi2"] == pytest.approx(8.2)
+    assert got["df"] == 3
+
+
+def test_kendall_w_hand_computed_with_ties():
+    # By hand: ranks (3.5, 3.5, 2, 1), (3, 3, 3, 1), (4, 3, 2, 1); rank sums 10.5, 9.5, 7, 3;
+    # S = 33.5; ΣT = (2³ − 2) + (3³ − 3) = 30; W = 12·33.5 / (9·60 − 3·30) = 402/450.
+    got = stats.kendall_w(ratings_frame([[5, 5, 3, 1], [4, 4, 4, 2], [5, 4, 3, 2]])).iloc[0]
+    assert got["w"] == pytest.approx(402 / 450)
+
+
+def test_kendall_w_is_undefined_when_every_rating_is_tied():
+    got = stats.kendall_w(ratings_frame([[4, 4, 4], [5, 5, 5], [3, 3, 3]])).iloc[0]
+    assert math.isnan(got["w"]) and "same rating" in got["note"]
+
+
+def test_kendall_w_needs_two_panelists():
+    got = stats.kendall_w(ratings_frame([[1, 2, 3, 4]])).iloc[0]
+    assert math.isnan(got["w"]) and "fewer than 2 panelists" in got["note"]
+
+
+def test_kendall_w_drops_panelists_with_a_missing_rating_and_says_so():
+    data = [[1, 2, 3, 4], [1, 2, 3, 4], [2, 1, 3, 4], [np.nan, 1, 2, 3]]
+    got = stats.kendall_w(ratings_frame(data)).iloc[0]
+    assert got["n_panelists"] == 3 and got["panelists_dropped"] == 1
+    assert got["w"] == pytest.approx(492 / 540) and "1 panelist(s) left out" in got["note"]
+
+
+def test_kendall_w_per_domain_splits_statements():
+    r = ratings_frame([[1, 2, 3, 4], [1, 2, 3, 4], [2, 1, 3, 4]])
+    st = pd.DataFrame({"round": 1, "statement_id": ["S01", "S02", "S03", "S04"],
+                       "domain": ["A", "A", "B", "B"], "text": "", "revised_from": None})
+    got = stats.kendall_w(r, st, by_domain=True).set_index("domain")
+    # Domain B: all three rank S03 < S04 (W = 1); domain A: 2 agree, 1 reversed:
+    # rank sums 4, 5; S = 0.5; W = 12·0.5 / (9·6) = 1/9.
+    assert got.loc["B", "w"] == pytest.approx(1.0) and got.loc["A", "w"] == pytest.approx(1 / 9)
+
+
+# --- Krippendorff's alpha -------------------------------------------------------------------
+
+# Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", the 4-observer, 12-unit
+# example with missing data (also the test data of the krippendorff package,
+# tests/test_krippendorff.py: ordinal alpha = 0.815).
+K2011 = [[1, 2, 3, 3, 2, 1, 4, 1, 2, np.nan, np.nan, np.nan],
+         [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, np.nan, 3],
+         [np.nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, np.nan],
+         [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, np.nan]]
+
+
+def hand_ordinal_alpha(matrix) -> float:
+    """Ordinal alpha from the coincidence matrix (Krippendorff 2011, section C)."""
+    x = np.asarray(matrix, dtype=float)
+    values = np.unique(x[~np.isnan(x)])
+    o = np.zeros((len(values), len(values)))
+    for unit in x.T:
+        v = unit[~np.isnan(unit)]
+        if len(v) < 2:
+            continue
+        for i, a in enumerate(v):
+            for j, b in enumerate(v):
+                if i != j:
+                    o[np.searchsorted(values, a), np.searchsorted(values, b)] += 1 / (len(v) - 1)
+    n_c = o.sum(axis=1)
+    delta = np.array([[(n_c[min(c, k):max(c, k) + 1].sum() - (n_c[c] + n_c[k]) / 2) ** 2
+                       for k in range(len(values))] for c in range(len(values))])
+    n = n_c.sum()
+    return 1 - (n - 1) * (o * delta).sum() / (np.outer(n_c, n_c) * delta).sum()
+
+
+def test_krippendorff_alpha_reproduces_krippendorff_2011():
+    got = stats.krippendorff_alpha(ratings_frame(K2011)).iloc[0]
+    assert round(got["alpha"], 3) == 0.815  # published
+    assert got["alpha"] == pytest.approx(hand_ordinal_alpha(K2011), rel=1e-9)
+    assert got["n_statements"] == 11  # unit 12 has one value only: not pairable
+
+
+def test_krippendorff_alpha_matches_a_hand_calculation_on_random_likert_data():
+    rng = np.random.default_rng(7)
+    data = rng.integers(1, 6, size=(9, 12)).astype(float)
+    data[rng.random(data.shape) < 0.1] = np.nan
+    got = stats.krippendorff_alpha(ratings_frame(data)).iloc[0]["alpha"]
+    assert got == pytest.approx(hand_ordinal_alpha(data), rel=1e-9)
+
+
+def test_krippendorff_alpha_is_undefined_with_one_value_or_one_statement():
+    same = stats.krippendorff_alpha(ratings_frame([[4, 4], [4, 4]])).iloc[0]
+    one = stats.krippendorff_alpha(ratings_frame([[4], [5], [3]])).iloc[0]
+    assert math.isnan(same["alpha"]) and "same value" in same["note"]
+    assert math.isnan(one["alpha"]) and "fewer than 2 statements" in one["note"]
+
+
+# --- stability -------------------------------------------------------------------------------
+
+def two_rounds(prev, cur, prev_id="S01", cur_id="S01") -> tuple[pd.DataFrame, pd.DataFrame]:
+    r1 = ratings_frame(np.array(prev, dtype=float)[:, None], [prev_id], rnd=1)
+    r2 = ratings_frame(np.array(cur, dtype=float)[:, None], [cur_id], rnd=2)
+    st = pd.DataFrame({"round": [1, 2], "statement_id": [prev_id, cur_id], "domain": "A",
+                       "text": "", "revised_from": [None, prev_id if cur_id != prev_id else None]})
+    return pd.concat([r1, r2], ignore_index=True), st
+
+
+def wilcoxon_normal_p(prev, cur) -> float:
+    """R wilcox.test(paired=TRUE) with ties: zeros dropped, normal approximation, tie-corrected
+    variance n(n+1)(2n+1)/24 − Σ(t³ − t)/48, continuity correction 0.5 (Hollander & Wolfe)."""
+    d = np.asarray(cur, dtype=float) - np.asarray(prev, dtype=float)
+    d = d[d != 0]
+    n = len(d)
+    r = ss.rankdata(np.abs(d))
+    w_plus = r[d > 0].sum()
+    _, t = np.unique(np.abs(d), return_counts=True)
+    sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - (t**3 - t).sum() / 48)
+    z = w_plus - n * (n + 1) / 4
+    z = (z - math.copysign(0.5, z)) / sigma
+    return 2 * (1 - NormalDist().cdf(abs(z)))
+
+
+def test_wilcoxon_exact_without_ties_by_hand():
+    # d = 1, 2, 3, 4 all positive: W− = 0; exact two-sided p = 2 · (1/2⁴) = 0.125.
+    ratings, st = two_rounds([1, 1, 1, 1], [2, 3, 4, 5])
+    got = stats.stability(ratings, st, agree=(4, 5)).iloc[0]
+    assert got["wilcoxon_w"] == 0 and got["wilcoxon_p"] == pytest.approx(0.125)
+
+
+def test_wilcoxon_with_ties_uses_rs_normal_approximation():
+    prev = [3, 3, 4, 2, 3, 4, 3, 5, 2, 3, 4, 3]
+    cur = [4, 4, 4, 3, 3, 5, 4, 5, 3, 4, 4, 2]
+    ratings, st = two_rounds(prev, cur)
+    got = stats.stability(ratings, st, agree=(4, 5)).iloc[0]
+    assert got["wilcoxon_p"] == pytest.approx(wilcoxon_normal_p(prev, cur), rel=1e-9)
+    assert got["wilcoxon_p"] == pytest.approx(  # and scipy's own asymptotic version
+        ss.wilcoxon(cur, prev, method="asymptotic", correction=True).pvalue, rel=1e-9)
+
+
+def test_mcnemar_exact_by_hand():
+    # 5 panelists leave the agree range, 1 joins it: exact two-sided p =
+    # 2 · P(X ≤ 1 | Bin(6, 1/2)) = 2 · 7/64 = 0.21875 (McNemar 1947, exact binomial form).
+    prev = [4, 4, 4, 4, 4, 2, 5, 5, 1, 1]
+    cur = [3, 3, 3, 3, 3, 4, 5, 5, 1, 1]
+    ratings, st = two_rounds(prev, cur)
+    got = stats.stability(ratings, st, agree=(4, 5)).iloc[0]
+    assert (got["n_from_agree"], got["n_to_agree"]) == (5, 1)
+    assert got["mcnemar_p"] == pytest.approx(14 / 64)
+
+
+def test_share_changed_and_cv_change_by_hand():
+    prev, cur = [3, 3, 4, 4, 5], [4, 4, 4, 4, 5]
+    ratings, st = two_rounds(prev, cur)
+    got = stats.stability(ratings, st, agree=(4, 5)).iloc[0]
+    cv_prev = np.std(prev, ddof=1) / np.mean(prev)  # SD / mean, sample SD
+    cv = np.std(cur, ddof=1) / np.mean(cur)
+    assert got["n_changed"] == 2 and got["pct_changed"] == pytest.approx(40)
+    assert got["cv_change_pct"] == pytest.approx(100 * (cv - cv_prev) / cv_prev)
+
+
+def test_nobody_changing_is_stable_and_says_why_tests_are_undefined():
+    ratings, st = two_rounds([4, 4, 3, 5, 2], [4, 4, 3, 5, 2])
+    got = stats.stability(ratings, st, agree=(4, 5)).iloc[0]
+    assert got["verdict"] == "stable" and math.isnan(got["wilcoxon_p"])
+    assert math.isnan(got["mcnemar_p"])
+    assert "all differences zero" in got["note"] and "no discordant pairs" in got["note"]
+
+
+def test_too_few_paired_ratings_is_not_assessable():
+    ratings, st = two_rounds([4, 5], [3, 5])
+    got = stats.stability(ratings, st, agree=(4, 5)).iloc[0]
+    assert got["verdict"] == "not assessable" and "too few paired ratings" in got["note"]
+
+
+def test_a_large_shift_is_still_moving():
+    ratings, st = two_rounds([2, 2, 3, 3, 2, 3, 2, 3, 3, 2], [4, 4, 5, 4, 4, 5, 4, 4, 5, 4])
+    assert stats.stability(ratings, st, agree=(4, 5)).iloc[0]["verdict"] == "still moving"
+
+
+def test_stability_follows_revisions():
+    ratings, st = two_rounds([3, 3, 4, 2, 3], [4, 3, 4, 3, 3], prev_id="S07", cur_id="S07a")
+    got = stats.stability(ratings, st, agree=(4, 5)).iloc[0]
+    assert (got["statement_id"], got["prev_statement_id"], got["revised"]) == \
+        ("S07a", "S07", True)
+    assert got["n_paired"] == 5
+
+
+def test_stability_rule_is_stated():
+    assert "15%" in stats.STABILITY_RULE and "Wilcoxon" in stats.STABILITY_RULE
+
+
+# --- Wilson interval, cut-off and votes to flip --------------------------------------------
+
+def hand_wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson (1927) score interval, written out: (2k + z² ± z√(z² + 4k(n − k)/n)) / 2(n + z²)."""
+    root = Z95 * math.sqrt(Z95**2 + 4 * k * (n - k) / n)
+    return ((2 * k + Z95**2 - root) / (2 * (n + Z95**2)),
+            (2 * k + Z95**2 + root) / (2 * (n + Z95**2)))
+
+
+def test_wilson_interval_matches_newcombe_1998():
+    # Newcombe (1998) Stat Med 17:857, Table I, method 3: 81/263 -> 0.2553 to 0.3662.
+    lo, hi = stats.wilson_interval(81, 263)
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
+    assert (lo, hi) == pytest.approx(hand_wilson(81, 263))
+
+
+def test_wilson_interval_with_no_successes_and_with_arrays():
+    lo, hi = stats.wilson_interval(0, 10)  # upper bound z²/(n + z²) = 0.2775
+    assert lo == 0 and hi == pytest.approx(Z95**2 / (10 + Z95**2))
+    los, his = stats.wilson_interval(np.array([12, 15]), np.array([15, 15]))
+    assert los[0] == pytest.approx(hand_wilson(12, 15)[0]) and his[1] == pytest.approx(1.0)
+
+
+def test_wilson_interval_is_nan_without_ratings():
+    assert all(math.isnan(x) for x in stats.wilson_interval(0, 0))
+
+
+def metric_row(n_agree: int, n_disagree: int, n: int = 15) -> pd.DataFrame:
+    return pd.DataFrame({
+        "round": [1], "statement_id": ["S01"], "n": [n], "n_no_opinion": [0],
+        "n_agree": [n_agree], "n_disagree": [n_disagree], "pct_agree": [100 * n_agree / n],
+        "pct_disagree": [100 * n_disagree / n], "pct_neutral": [0.0], "median": [4.0],
+        "iqr": [1.0], "p30": [3.0], "p70": [5.0]})
+
+
+@pytest.mark.parametrize(("agree", "disagree", "status", "flip", "cut"), [
+    (12, 0, "consensus_in", 1, 12),   # 75% of 15 = 11.25 -> 12 votes; one fewer falls short
+    (14, 0, "consensus_in", 3, 12),   # 14 - 12 + 1
+    (11, 0, "no_consensus", 1, 12),   # one more vote reaches 12
+    (2, 13, "consensus_out", 2, 12),  # 13 - 12 + 1 on the disagree side
+])
+def test_solidity_pct75_cutoff_and_votes_to_flip_by_hand(agree, disagree, status, flip, cut):
+    got = stats.solidity(metric_row(agree, disagree), preset("pct75", 1, 5)).iloc[0]
+    assert (got["status"], got["votes_to_flip"], got["cutoff"]) == (status, flip, cut)
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx(
+        tuple(100 * x for x in hand_wilson(agree, 15)))
+
+
+def test_solidity_comet_counts_the_opposite_cap():
+    # COMET 70/15, n = 15: in needs >= 11 agree and <= 2 disagree (3/15 = 20% is not < 15%).
+    # 13 agree, 0 disagree: three votes must move (13 -> 10 agree, or 2 neutral + 1 agree to
+    # disagree); 11 agree, 2 disagree: one vote (a neutral or agree to disagree).
+    rule = preset("comet_70_15", 1, 5)
+    assert stats.solidity(metric_row(13, 0), rule).iloc[0]["votes_to_flip"] == 3
+    assert stats.solidity(metric_row(11, 2), rule).iloc[0]["votes_to_flip"] == 1
+
+
+def test_solidity_does_not_count_flips_for_median_rules():
+    got = stats.solidity(metric_row(12, 0), preset("median_iqr", 1, 5)).iloc[0]
+    assert math.isnan(got["votes_to_flip"]) and "median or IQR" in got["note"]
+
+
+# --- sensitivity ----------------------------------------------------------------------------
+
+def test_sensitivity_compares_rules_and_says_rand_ucla_does_not_apply():
+    # S01: 11 of 15 agree, nobody disagrees: 73% -> COMET in (>= 70%, < 15% opposite), not
+    # pct75.  S02: 15 of 15 agree under every rule.
+    data = np.column_stack([[4] * 11 + [3] * 4, [5] * 15])
+    counts, per = stats.sensitivity(ratings_frame(data), 1, 5)
+    per = per.set_index("statement_id")
+    assert per.loc["S01", "pct75"] == "no_consensus"
+    assert per.loc["S01", "comet_70_15"] == "consensus_in"
+    assert per.loc["S01", "rules_disagree"] and not per.loc["S02", "rules_disagree"]
+    rand = counts[counts["rule"] == "rand_ucla"].iloc[0]
+    assert not rand["applicable"] and "needs 1–9" in rand["note"]
+
+
+def test_sensitivity_counts_match_metrics_from_ratings():
+    rng = np.random.default_rng(3)
+    r = ratings_frame(rng.integers(1, 10, size=(15, 8)))
+    counts, _ = stats.sensitivity(r, 1, 9)
+    rand = preset("rand_ucla", 1, 9)
+    expected = metrics_from_ratings(r, rand)["status"].value_counts()
+    row = counts[(counts["rule"] == "rand_ucla") & (counts["scope"] == "round 1")].iloc[0]
+    assert row["applicable"] and row["consensus_in"] == expected.get("consensus_in", 0)
+
+
+def test_sensitivity_does_not_repeat_the_study_rule_as_a_preset():
+    from dataclasses import replace
+
+    study = replace(preset("pct75", 1, 5), version="v1")
+    counts, per = stats.sensitivity(ratings_frame([[4, 5], [5, 5]]), 1, 5, base_rule=study)
+    assert "study_rule" in per and "pct75" not in per
+    assert counts.loc[counts["rule"] == "study_rule", "label"].iloc[0].startswith("This study")
+
+
+# --- lineage, flow, participation -------------------------------------------------------------
+
+STATEMENTS = pd.DataFrame({
+    "round": [1, 1, 1, 1, 2, 2, 2, 3],
+    "statement_id": ["S01", "S02", "S03", "S04", "S02", "S03a", "S05", "S03b"],
+    "domain": "A", "text": "",
+    "revised_from": [None, None, None, None, None, "S03", None, "S03a"]})
+METRICS = STATEMENTS[["round", "statement_id"]].assign(status=[
+    "consensus_in", "no_consensus", "no_consensus", "no_consensus", "consensus_out",
+    "no_consensus", "no_consensus", "no_consensus"])
+
+
+def test_families_join_every_version():
+    fam = stats.families(STATEMENTS).set_index("statement_id")
+    assert fam.loc["S03b", "family"] == "S03" and fam.loc["S03a", "versions"] == 3
+    assert fam.loc["S03", "family_label"] == "S03 → S03a → S03b"
+
+
+def test_statement_flow_names_entry_and_fate():
+    flow = stats.statement_flow(METRICS, STATEMENTS).set_index(["round", "statement_id"])
+    assert flow.loc[(1, "S01"), "fate"] == "accepted"
+    assert flow.loc[(1, "S02"), "fate"] == "carried"
+    assert flow.loc[(1, "S03"), "fate"] == "revised"
+    assert flow.loc[(1, "S04"), "fate"] == "dropped"
+    assert flow.loc[(2, "S02"), "fate"] == "rejected"
+    assert flow.loc[(2, "S05"), "entry"] == "added"
+    assert flow.loc[(3, "S03b"), ["entry", "fate"]].tolist() == ["revised", "open"]
+
+
+def test_participation_counts_new_retained_and_lost():
+    resp = pd.DataFrame({"round": [1, 1, 1, 2, 2, 3], "panelist": ["A", "B", "C", "A", "B", "A"]})
+    rates = pd.DataFrame({"round": [1, 2, 3], "invited": [4, 4, 4]})
+    got = stats.participation(resp, rates).set_index("round")
+    assert got.loc[1, "response_rate"] == 75
+    assert got.loc[3, ["responded", "retained", "lost"]].tolist() == [1, 1, 1]
+    assert got.loc[2, "attrition_pct"] == pytest.approx(100 / 3)
+
+
+def test_participation_by_attribute_hides_small_groups_and_their_complement():
+    panel = pd.DataFrame({"panelist": list("ABCDEFGH"), "attribute": "Setting",
+                          "value": ["Hospital"] * 5 + ["Private"] * 2 + ["Academic"]})
+    panel = pd.concat([panel, panel.assign(attribute="Country", value=["X"] * 5 + ["Y"] * 3)])
+    resp = pd.DataFrame({"round": 1, "panelist": list("ABCDEFGH")})
+    got = stats.participation_by_attribute(resp, panel, min_group_size=5)
+    setting = got[got["attribute"] == "Setting"].set_index("group")
+    assert setting.loc["Private", "hidden"] == "fewer than 5"
+    assert setting.loc["Hospital", "hidden"] == ""  # two small groups hide each other
+    country = got[got["attribute"] == "Country"].set_index("group")
+    # Only Y (3) is small: X (5) is hidden too, else Y = total − X.
+    assert country["hidden"].ne("").all() and country["invited"].isna().all()
+
+
+def test_participation_by_attribute_groups_numbers_into_ranges():
+    years = [7, 8, 9, 10, 11, 12, 14, 15, 16, 18, 19, 20, 22, 24, 27]
+    panel = pd.DataFrame({"panelist": [f"P{i}" for i in range(15)], "attribute": "Years",
+                          "value": [str(y) for y in years]})
+    resp = pd.DataFrame({"round": 1, "panelist": panel["panelist"]})
+    got = stats.participation_by_attribute(resp, panel).set_index("group")["invited"]
+    assert got.to_dict() == {"0–9": 3, "10–19": 8, "20–29": 4}
+
+
+def test_attrition_bias_compares_round_one_ratings_of_leavers_and_stayers():
+    r = ratings_frame([[5, 5], [4, 4], [4, 5], [2, 1]], rnd=1)
+    resp = pd.DataFrame({"round": [1, 1, 1, 1, 2, 2, 2],
+                         "panelist": ["P01", "P02", "P03", "P04", "P01", "P02", "P03"]})
+    groups, test = stats.attrition_bias(r, resp, agree=(4, 5))
+    g = groups.set_index("group")
+    assert g.loc["dropped out", "mean_rating"] == 1.5 and g.loc["stayed", "pct_agree"] == 100
+    assert math.isnan(test.iloc[0]["p"]) and "too few" in test.iloc[0]["note"]
+
+
+def test_attrition_bias_mann_whitney_matches_scipy():
+    rng = np.random.default_rng(11)
+    r = ratings_frame(rng.integers(1, 6, size=(10, 6)), rnd=1)
+    stayers = [f"P{i:02d}" for i in range(1, 7)]
+    resp = pd.concat([pd.DataFrame({"round": 1, "panelist": r["panelist"].unique()}),
+                      pd.DataFrame({"round": 2, "panelist": stayers})])
+    _, test = stats.attrition_bias(r, resp)
+    means = r.groupby("panelist")["rating"].mean()
+    ref = ss.mannwhitneyu(means.drop(stayers), means[stayers], alternative="two-sided")
+    assert test.iloc[0]["u"] == ref.statistic and test.iloc[0]["p"] == pytest.approx(ref.pvalue)
+
+
+def test_format_p():
+    assert [stats.format_p(p) for p in (0.5, 0.0429, 0.0001, math.nan)] == \
+        ["0.50", "0.043", "< 0.001", "–"]
+
+
+def test_importing_stats_does_not_import_pingouin():
+    code = "import sys, lib.stats; print('pingouin' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_doctests_pass():
+    import doctest
+
+    assert doctest.testmod(stats).failed == 0
