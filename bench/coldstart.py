@@ -4,8 +4,11 @@ A real ``streamlit run app.py`` on a free 127.0.0.1 port (``DELPHI_DB`` / ``DELP
 and Debian's Chromium driven by Playwright: the browser is launched first (not timed), then the
 clock starts as the server process is spawned and stops when the Overview's title (an ``h1``
 holding the study title) is visible.  ``server_ready_s`` is when ``/_stcore/health`` first
-answered.  Without Chromium or Playwright it falls back to AppTest in a fresh Python process
-(import + first run, no HTTP), and says so in ``method``.
+answered, ``frontend_loaded_s`` when the page's ``load`` event fired (static files in), and
+``server_cpu_s`` the CPU seconds the server process had used by the time the title showed (a
+figure that other work on the machine does not inflate).  Without Chromium or Playwright it
+falls back to AppTest in a fresh Python process (import + first run, no HTTP), and says so in
+``method``.
 """
 
 from __future__ import annotations
@@ -60,9 +63,11 @@ def _browser_once(browser: Any, title: str, env: dict[str, str]) -> dict[str, fl
     proc = _streamlit(port, env)
     try:
         ready = _wait_health(url, proc, t0 + 120)
-        page.goto(url, wait_until="commit")
+        page.goto(url, wait_until="load")  # the frontend's HTML, JS and CSS are in
+        loaded = time.monotonic()
         page.locator("h1", has_text=title).first.wait_for(state="visible", timeout=120_000)
         shown = time.monotonic()
+        cpu = _cpu_seconds(proc.pid)
     finally:
         page.close()
         proc.terminate()
@@ -71,7 +76,17 @@ def _browser_once(browser: Any, title: str, env: dict[str, str]) -> dict[str, fl
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return {"first_page_s": shown - t0, "server_ready_s": ready - t0}
+    return {"first_page_s": shown - t0, "server_ready_s": ready - t0,
+            "frontend_loaded_s": loaded - t0, "server_cpu_s": cpu}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc), else NaN."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def _apptest_once(env: dict[str, str]) -> dict[str, float]:

@@ -168,12 +168,14 @@ def _pages_table(sizes: dict[str, Any]) -> list[str]:
 
 
 def _cold_table(sizes: dict[str, Any]) -> list[str]:
-    lines = ["| size | first page rendered | server healthy | method |", "|---|---|---|---|"]
+    lines = ["| size | first page rendered | server healthy | frontend loaded | server CPU | "
+             "method |", "|---|---|---|---|---|---|"]
     for name, s in sizes.items():
         c = s.get("cold_start")
         if c:
-            ready = _sp(c["server_ready_s"]) if "server_ready_s" in c else "–"
-            lines.append(f"| {name} | {_sp(c['first_page_s'])} | {ready} | {c['method']} |")
+            more = " | ".join(_sp(c[k]) if k in c else "–" for k in
+                              ("server_ready_s", "frontend_loaded_s", "server_cpu_s"))
+            lines.append(f"| {name} | {_sp(c['first_page_s'])} | {more} | {c['method']} |")
     return lines
 
 

@@ -7,8 +7,10 @@ and never mixes two snapshots within one run.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +289,21 @@ def cached_stat(name: str, *args: Any) -> Any:
     """A ``lib.stats`` function on this run's snapshot (its inputs per ``stats.INPUTS``),
     cached per snapshot: ``cached_stat("kendall_w", True)`` is W per round and domain."""
     return _stat(db_path(), snapshot_id(), name, *args)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _figure(db: str, sid: int, builder: str, *args: Any) -> Any:
+    module, name = builder.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(*args)
+
+
+def figure(builder: Callable[..., Any], *args: Any) -> Any:
+    """``builder(*args)`` (a ``lib.charts`` function) built once per snapshot and arguments.
+
+    Building a Plotly figure validates every property in Python (tens of ms per chart, most of
+    a rerun); the cached figure is shared between sessions, so hand it to ``st.plotly_chart``
+    as it is and never change it (``plotly_chart`` only reads it)."""
+    return _figure(db_path(), snapshot_id(), f"{builder.__module__}.{builder.__name__}", *args)
 
 
 def metrics() -> pd.DataFrame:

@@ -37,7 +37,7 @@ with left:
         })
     st.caption(f"Consensus rule: {ui.escape(cfg.rule.describe())}.")
 with right:
-    st.plotly_chart(charts.status_by_round_chart(m), key="status_chart")
+    st.plotly_chart(ui.figure(charts.status_by_round_chart, m), key="status_chart")
 
 st.subheader("Statements")
 with st.container(horizontal=True, vertical_alignment="bottom"):

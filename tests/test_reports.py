@@ -6,6 +6,7 @@ The reference numbers come straight from the database (``store.metrics_for``, th
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import io
 import re
@@ -554,7 +555,16 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 def _open_offline(path: Path, shot: Path):
     """Open a file in headless Chromium with every non-file request blocked; return (page
-    facts, attempted network requests, page errors)."""
+    facts, attempted network requests, page errors).
+
+    Playwright runs in a thread of its own: tests/browser keeps a sync Playwright (and so an
+    asyncio loop) alive in the main thread for the whole session.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(_open_offline_here, path, shot).result(timeout=300)
+
+
+def _open_offline_here(path: Path, shot: Path):
     from playwright.sync_api import sync_playwright
 
     attempted, errors = [], []

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 __all__ = ["ROOT", "CHROMIUM", "CHROMIUM_ARGS", "HOST", "Server", "LoopbackGuard", "free_port",
            "build_demo_db", "write_observer_secrets", "start_server", "running_server",
@@ -260,7 +259,9 @@ def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
                                       args=CHROMIUM_ARGS, **kwargs)
 
 
-_NOT_LOOPBACK_WS = re.compile(r"^(?!wss?://127\.0\.0\.1[:/]).*$")
+# Only requests to other hosts are routed (the pattern is matched inside Playwright's driver), so
+# the app's own requests never wait for a Python round trip.
+_NOT_LOOPBACK = re.compile(r"^(?!(https?|wss?)://127\.0\.0\.1[:/]|data:|blob:|about:)")
 
 
 @dataclass
@@ -269,24 +270,13 @@ class LoopbackGuard:
 
     blocked: list[str] = field(default_factory=list)
 
-    def allowed(self, url: str) -> bool:
-        """True for loopback http(s)/ws(s) and for in-page data: / blob: URLs."""
-        parts = urlsplit(url)
-        return parts.scheme in ("data", "blob", "about") or parts.hostname == HOST
-
     def _sync_route(self, route: Any) -> None:
-        if self.allowed(route.request.url):
-            route.continue_()
-        else:
-            self.blocked.append(route.request.url)
-            route.abort("blockedbyclient")
+        self.blocked.append(route.request.url)
+        route.abort("blockedbyclient")
 
     async def _async_route(self, route: Any) -> None:
-        if self.allowed(route.request.url):
-            await route.continue_()
-        else:
-            self.blocked.append(route.request.url)
-            await route.abort("blockedbyclient")
+        self.blocked.append(route.request.url)
+        await route.abort("blockedbyclient")
 
     def _sync_ws(self, ws: Any) -> None:
         self.blocked.append(ws.url)
@@ -298,13 +288,13 @@ class LoopbackGuard:
 
     def attach(self, context: Any) -> None:
         """Install the guard on a sync Playwright BrowserContext."""
-        context.route("**/*", self._sync_route)
-        context.route_web_socket(_NOT_LOOPBACK_WS, self._sync_ws)
+        context.route(_NOT_LOOPBACK, self._sync_route)
+        context.route_web_socket(_NOT_LOOPBACK, self._sync_ws)
 
     async def attach_async(self, context: Any) -> None:
         """Install the guard on an async Playwright BrowserContext."""
-        await context.route("**/*", self._async_route)
-        await context.route_web_socket(_NOT_LOOPBACK_WS, self._async_ws)
+        await context.route(_NOT_LOOPBACK, self._async_route)
+        await context.route_web_socket(_NOT_LOOPBACK, self._async_ws)
 
 
 def wait_idle(page: Any, timeout: float = 60.0) -> None:

@@ -45,6 +45,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SESSIONS = 20
 PASSES = 3  # times each session goes through every page of its navigation
+RAMP_S = 0.5  # observers arrive this many seconds apart (all 20 within 10 s)
 VIEW_TIMEOUT = 90.0  # seconds for one page view to become idle
 OVERALL_TIMEOUT = 170.0  # seconds for the whole browsing, refresh included
 OUT = ROOT / "tests" / "artifacts" / "load.json"
@@ -104,6 +105,7 @@ async def _view(page: Any, t0: float, t1: float, kind: str, clock0: float, sessi
 async def _session(browser: Any, url: str, guard: LoopbackGuard, n: int, clock0: float,
                    loaded: asyncio.Event, counter: list[int], views: list[dict]) -> None:
     """One observer: open the app, then click through every page PASSES times."""
+    await asyncio.sleep(n * RAMP_S)
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     await guard.attach_async(context)
     try:
