@@ -21,13 +21,16 @@ EXPORT_COLUMNS = ["round", "statement_id", "domain", "text", "n", "n_no_opinion"
                   "mean", "sd", "min", "max", "status"]
 
 
+_DB = os.environ.get("DELPHI_DB") or str(DEFAULT_DB)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib", description="Delphi Dashboard CLI")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("refresh", help="load a new snapshot from the study's source")
     r.add_argument("--study", help="study TOML (default: the bundled demo)")
     r.add_argument("--source", help="workbook path or Google Sheet URL/key (overrides the study)")
-    r.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    r.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
     r.add_argument("--credentials", help="service-account JSON file (or set "
                    "DELPHI_GOOGLE_CREDENTIALS)")
     r.add_argument("--wait", type=float, default=60.0,
@@ -35,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the consensus metrics of the current snapshot")
     e.add_argument("--format", choices=["csv"], default="csv")
     e.add_argument("--round", type=int, help="only this round")
-    e.add_argument("--db", default=str(DEFAULT_DB))
+    e.add_argument("--db", default=_DB)
     e.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
     e.add_argument("--out", required=True, help="output file")
     _add_report(sub)
@@ -49,7 +52,7 @@ def _add_report(sub) -> None:
         description="The consensus report of a snapshot: a self-contained HTML file (opens "
         "offline, prints to PDF) or a workbook with one sheet per table.")
     rep.add_argument("--format", choices=["html", "xlsx"], required=True)
-    rep.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    rep.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
     rep.add_argument("--study", help="study TOML (default: the bundled demo)")
     rep.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
     rep.add_argument("--narrative", help="text file with the edited methods-and-results text "

@@ -33,12 +33,16 @@ class RawSource:
 
 
 def is_google_sheet(source: str) -> bool:
-    """True when ``source`` looks like a Google Sheet URL or key rather than a file path."""
+    """True when ``source`` is a Google Sheet URL or key rather than a workbook path.
+
+    A workbook is a path: it ends in .xlsx/.xlsm, contains a path separator, or exists.
+    """
     s = source.strip()
     if s.startswith(("http://", "https://")):
         return True
-    bare = s.replace("-", "").replace("_", "")
-    return len(s) >= 30 and "/" not in s and "." not in s and bare.isalnum()
+    if not s or "/" in s or "\\" in s or s.lower().endswith((".xlsx", ".xlsm")):
+        return False
+    return not Path(s).exists() and s.replace("-", "").replace("_", "").isalnum()
 
 
 def _cell(value: Any) -> Any:

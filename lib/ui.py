@@ -256,6 +256,8 @@ def _snapshot_list(db: str, current: int) -> pd.DataFrame:
 
 def snapshot_id() -> int:
     """The snapshot of this run; stops the page with a message when there is none."""
+    if "snapshot_id" not in st.session_state:  # a page run without app.py (first direct link)
+        resolve_snapshot()
     sid = st.session_state.get("snapshot_id")
     if sid is None:
         st.info("No data yet: the coordinator loads the first snapshot from the Coordinator page.",
@@ -274,7 +276,11 @@ def _query(db: str, sid: int, name: str, *args: Any) -> Any:
 
 def load(name: str, *args: Any) -> Any:
     """A named ``lib.store`` query for this run's snapshot, cached per snapshot."""
-    return _query(db_path(), snapshot_id(), name, *args)
+    try:
+        return _query(db_path(), snapshot_id(), name, *args)
+    except store.StoreError as exc:  # damage found only by this query: say so, no traceback
+        st.error(f"The study database cannot be read: {exc}", icon=":material/error:")
+        st.stop()
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing statistics…")

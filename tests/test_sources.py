@@ -52,6 +52,8 @@ def test_broken_workbook_is_a_source_error(tmp_path):
     ("1AbCdEfghIJklMNopQRstuVWxyz0123456789_-", True),
     ("data/demo/isotretinoin_delphi.xlsx", False),
     ("study.xlsx", False),
+    ("demo-sheet-key", True),  # a short key, as the fake Sheets server uses
+    ("", False),
 ])
 def test_google_sheet_or_path(source, expected):
     assert is_google_sheet(source) is expected
