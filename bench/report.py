@@ -76,7 +76,7 @@ def _size_summary(d: dict[str, Any]) -> dict[str, Any]:
         out["pages"] = {p["page"]: {"first_render_s": p["first_render_s"],
                                     "first_render_cpu_s": p.get("first_render_cpu_s"),
                                     "rerun_s": p["rerun_s"], "rerun_cpu_s": p.get("rerun_cpu_s"),
-                                    "widget": p["widget"],
+                                    "widget": p["widget"], "notes": p.get("notes", []),
                                     "connections_per_rerun": p["connections_per_rerun"],
                                     "errors": p["errors"]} for p in d["pages"]["pages"]}
         out["pingouin_imported_by_overview"] = d["pages"]["pingouin_imported_by_overview"]

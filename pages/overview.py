@@ -29,10 +29,13 @@ with left:
         rounds.rename(columns={"consensus_in": "in", "consensus_out": "out",
                                "no_consensus": "none"}),
         hide_index=True,
+        column_order=["round", "invited", "responded", "response_rate", "statements", "in",
+                      "out", "none"],
         column_config={
             "round": st.column_config.NumberColumn("Round", format="%d"),
             "response_rate": st.column_config.ProgressColumn(
                 "Response rate", format="%.0f%%", min_value=0, max_value=100),
+            "invited": "Invited", "responded": "Responded", "statements": "Rated",
             "in": "Consensus in", "out": "Consensus out", "none": "No consensus",
         })
     st.caption(f"Consensus rule: {ui.escape(cfg.rule.describe())}.")

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,9 +28,8 @@ __all__ = ["ROOT", "CHROMIUM", "CHROMIUM_ARGS", "HOST", "Server", "LoopbackGuard
            "build_demo_db", "write_observer_secrets", "start_server", "running_server",
            "launch_chromium", "wait_idle", "goto_idle", "click_idle", "nav_pages",
            "page_report", "panel_identities", "open_app", "go_to", "change_filters", "choose",
-           "screenshot", "Frames", "app_pages", "slug", "IDLE_JS", "REPORT_JS", "NAV_JS",
-           "ERROR_SELECTORS", "PASSWORDS", "sign_in", "WATCH_RUNS_JS", "RAN_AND_IDLE_JS",
-           "DEMO_WORKBOOK"]
+           "screenshot", "Wire", "wire", "app_pages", "slug", "IDLE_JS", "REPORT_JS", "NAV_JS",
+           "ERROR_SELECTORS", "PASSWORDS", "sign_in", "DEMO_WORKBOOK"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,21 +57,6 @@ IDLE_JS = """() => {
     && !document.querySelector('[data-testid="stSkeleton"]')
     && !document.querySelector('[data-stale="true"]');
 }"""
-
-# Counts script runs that start from now on, so a click that triggers a rerun can be told apart
-# from the idle state before it (polling alone can miss a run shorter than one frame).
-WATCH_RUNS_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  window.__delphiRuns = 0;
-  if (window.__delphiObserver) window.__delphiObserver.disconnect();
-  window.__delphiObserver = new MutationObserver(() => {
-    if (app.dataset.testScriptState === 'running') window.__delphiRuns += 1;
-  });
-  window.__delphiObserver.observe(app, {attributes: true,
-                                        attributeFilter: ['data-test-script-state']});
-}"""
-
-RAN_AND_IDLE_JS = f"() => (window.__delphiRuns || 0) > 0 && ({IDLE_JS})()"
 
 # What a test needs to know about the page as rendered: errors, charts, tables, title, text.
 REPORT_JS = """(errorSelectors) => {
@@ -305,17 +290,20 @@ def wait_idle(page: Any, timeout: float = 60.0) -> None:
 
 
 def goto_idle(page: Any, url: str, timeout: float = 60.0) -> None:
-    """Open ``url`` in a fresh session and wait for the app to be idle."""
+    """Open ``url`` in a fresh session; wait for its first script run to end and the app to idle."""
+    socket = wire(page)
+    runs = socket.finished
     page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    socket.wait_for_run(page, runs, timeout)
     wait_idle(page, timeout)
 
 
 def click_idle(page: Any, locator: Any, timeout: float = 60.0) -> None:
     """Click ``locator`` (or call it, if callable), then wait for the rerun it causes to end."""
-    page.evaluate(WATCH_RUNS_JS)
+    socket = wire(page)
+    runs = socket.finished
     locator() if callable(locator) else locator.click()
-    page.wait_for_function(RAN_AND_IDLE_JS, timeout=timeout * 1000, polling=50)
+    socket.wait_for_run(page, runs, timeout)
     wait_idle(page, timeout)
 
 
@@ -468,20 +456,64 @@ def screenshot(page: Any, path: Path, full: bool = True, timeout: float = 60.0) 
     return path
 
 
-class Frames:
-    """Every WebSocket frame the server sent to a page (what an observer's browser receives)."""
+class Wire:
+    """The app's WebSocket as one page sees it: script runs finished, and optionally every frame.
 
-    def __init__(self, page: Any) -> None:
+    A run is over when the server sends a ForwardMsg ``script_finished`` (decoded with
+    Streamlit's own protobuf classes); this cannot be missed the way a DOM state can when the
+    frontend batches "running" and "not running" into one render.  ``keep`` holds every frame
+    the server sent, to check what an observer's browser received.
+    """
+
+    def __init__(self, page: Any, keep: bool = False) -> None:
+        self.finished = 0
+        self.keep = keep
         self.payloads: list[bytes] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", self._add))
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
 
-    def _add(self, payload: Any) -> None:
-        self.payloads.append(payload.encode() if isinstance(payload, str) else bytes(payload))
+    def _frame(self, payload: Any) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        if self.keep:
+            self.payloads.append(data)
+        msg = ForwardMsg()
+        msg.ParseFromString(data)
+        # a run cut short by a newer rerun is followed by that rerun's own script_finished
+        if (msg.WhichOneof("type") == "script_finished"
+                and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN):
+            self.finished += 1
+
+    def wait_for_run(self, page: Any, runs: int, timeout: float = 60.0) -> None:
+        """Wait (sync Page) until more than ``runs`` script runs have finished."""
+        deadline = time.monotonic() + timeout
+        while self.finished <= runs:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no script run finished within {timeout:.0f} s")
+            page.wait_for_timeout(50)  # lets Playwright deliver the WebSocket events
+
+    async def wait_for_run_async(self, page: Any, runs: int, timeout: float = 60.0) -> None:
+        """Wait (async Page) until more than ``runs`` script runs have finished."""
+        deadline = time.monotonic() + timeout
+        while self.finished <= runs:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no script run finished within {timeout:.0f} s")
+            await page.wait_for_timeout(50)
 
     def containing(self, needles: list[str]) -> list[str]:
-        """The needles found (case-insensitively for ASCII) in any frame."""
+        """The needles found (case-insensitively for ASCII) in any frame kept."""
         blob = b"\n".join(self.payloads).lower()
         return [n for n in needles if n.lower().encode("utf-8") in blob]
+
+
+_WIRES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def wire(page: Any, keep: bool = False) -> Wire:
+    """The page's Wire, made on first use (before the page opens the app's WebSocket)."""
+    if page not in _WIRES:
+        _WIRES[page] = Wire(page, keep)
+    return _WIRES[page]
 
 
 # --- what the app declares ---------------------------------------------------------------------

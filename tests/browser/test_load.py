@@ -2,9 +2,9 @@
 
 One Debian Chromium, one browser context (= one Streamlit session) per observer, all against a
 ``streamlit run app.py`` on a loopback port in observer mode.  Each session opens the app, then
-clicks through the pages of its navigation PASSES times; after every session has loaded its first
-page, ``python -m lib refresh`` runs in a subprocess on the same database with a modified copy of
-the demo workbook, so it stores snapshot 2 while the sessions read.  The figures go to
+clicks through the pages of its navigation PASSES times; once every session is in and browsing,
+``python -m lib refresh`` runs in a subprocess on the same database with a modified copy of the
+demo workbook, so it stores snapshot 2 while the sessions read.  The figures go to
 tests/artifacts/load.json (and, by hand, to docs/load.md).
 """
 
@@ -33,10 +33,9 @@ from tests.browser.server import (
     ERROR_SELECTORS,
     IDLE_JS,
     NAV_JS,
-    RAN_AND_IDLE_JS,
     ROOT,
-    WATCH_RUNS_JS,
     LoopbackGuard,
+    Wire,
     launch_chromium,
     running_server,
     write_observer_secrets,
@@ -45,10 +44,11 @@ from tests.browser.server import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SESSIONS = 20
-# Each session goes through every page of its navigation twice: 20 x (1 + 2 x 5) = 220 views.
-# A rerun costs the server about 0.5 s of CPU under the GIL and a first load about 3 s (server and
-# browser), so this is about two minutes on an idle 2-CPU machine.
-PASSES = 2
+# Each session opens the app, then clicks every page of its navigation once: with 5 observer pages,
+# 20 x (1 + 5) = 120 page views.  On one 2-CPU machine Chromium's cost dominates (a cold-cache first
+# load of the app is several CPU seconds of script parsing per session), so more passes would not
+# fit in the time budget; the refresh starts once every session is in and 40 clicks are done.
+PASSES = 1
 RAMP_S = 0.5  # observers arrive this many seconds apart (all 20 within 10 s)
 VIEW_TIMEOUT = 120.0  # seconds for one page view to become idle
 OVERALL_TIMEOUT = 200.0  # seconds for the whole browsing, refresh included
@@ -104,65 +104,79 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _idle(page: Any, predicate: str = IDLE_JS) -> float:
-    """Wait for the app to be idle; return when it first was (perf_counter)."""
-    await page.wait_for_function(predicate, polling=50, timeout=VIEW_TIMEOUT * 1000)
+async def _idle(page: Any, socket: Wire, runs: int) -> float:
+    """Wait for a script run after the ``runs`` seen so far, then for the page to be idle;
+    return when it first was (perf_counter)."""
+    await socket.wait_for_run_async(page, runs, VIEW_TIMEOUT)
+    await page.wait_for_function(IDLE_JS, polling=50, timeout=VIEW_TIMEOUT * 1000)
     first = time.perf_counter()
     await page.wait_for_timeout(150)  # still idle a moment later: the run really ended
     await page.wait_for_function(IDLE_JS, polling=100, timeout=VIEW_TIMEOUT * 1000)
     return first
 
 
-async def _view(page: Any, t0: float, t1: float, kind: str, clock0: float, session: int
-                ) -> dict[str, Any]:
-    seen = await page.evaluate(VIEW_JS, ERROR_SELECTORS)
-    match = SNAPSHOT.search(seen["text"])
-    return {"session": session, "kind": kind, "path": await page.evaluate("location.pathname"),
-            "seconds": t1 - t0, "started": t0 - clock0, "ended": t1 - clock0,
-            "errors": seen["errors"], "snapshot": int(match.group(1)) if match else None}
+class _Tally:
+    """What the sessions share: the start time, every view, and when to start the refresh."""
+
+    def __init__(self, refresh_after_clicks: int) -> None:
+        self.clock0 = time.perf_counter()
+        self.views: list[dict[str, Any]] = []
+        self.refresh_after_clicks = refresh_after_clicks
+        self.midway = asyncio.Event()  # every session is in and browsing
+
+    def add(self, view: dict[str, Any]) -> None:
+        """Record one page view."""
+        self.views.append(view)
+        opened = sum(v["kind"] == "open" for v in self.views)
+        clicks = len(self.views) - opened
+        if opened == SESSIONS and clicks >= self.refresh_after_clicks:
+            self.midway.set()
+
+    async def view(self, page: Any, t0: float, t1: float, kind: str, session: int) -> None:
+        """Look at the page just become idle: errors, and the snapshot its caption names."""
+        seen = await page.evaluate(VIEW_JS, ERROR_SELECTORS)
+        match = SNAPSHOT.search(seen["text"])
+        self.add({"session": session, "kind": kind,
+                  "path": await page.evaluate("location.pathname"), "seconds": t1 - t0,
+                  "started": t0 - self.clock0, "ended": t1 - self.clock0,
+                  "errors": seen["errors"], "snapshot": int(match.group(1)) if match else None})
 
 
-async def _session(browser: Any, url: str, guard: LoopbackGuard, n: int, clock0: float,
-                   loaded: asyncio.Event, counter: list[int], views: list[dict]) -> None:
+async def _session(browser: Any, url: str, guard: LoopbackGuard, n: int, tally: _Tally) -> None:
     """One observer: open the app, then click through every page PASSES times."""
     await asyncio.sleep(n * RAMP_S)
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     await guard.attach_async(context)
     try:
         page = await context.new_page()
+        socket = Wire(page)
         t0 = time.perf_counter()
         await page.goto(url, wait_until="domcontentloaded", timeout=VIEW_TIMEOUT * 1000)
-        views.append(await _view(page, t0, await _idle(page), "open", clock0, n))
-        counter[0] += 1
-        if counter[0] == SESSIONS:
-            loaded.set()
+        await tally.view(page, t0, await _idle(page, socket, 0), "open", n)
         nav = await page.evaluate(NAV_JS)
         for _ in range(PASSES):
             for item in nav:
-                t0 = time.perf_counter()
-                await page.evaluate(WATCH_RUNS_JS)
+                t0, runs = time.perf_counter(), socket.finished
                 await page.locator(
                     f'[data-testid="stSidebarNavLink"][href="{item["href"]}"]').click()
-                t1 = await _idle(page, RAN_AND_IDLE_JS)
-                views.append(await _view(page, t0, t1, "click", clock0, n))
+                await tally.view(page, t0, await _idle(page, socket, runs), "click", n)
     finally:
         await context.close()
 
 
-async def _refresh(db: Path, source: Path, loaded: asyncio.Event, clock0: float
-                   ) -> dict[str, Any]:
-    """``python -m lib refresh`` on the served database, once every session is in."""
-    await loaded.wait()
+async def _refresh(db: Path, source: Path, tally: _Tally) -> dict[str, Any]:
+    """``python -m lib refresh`` on the served database, while the sessions browse."""
+    await tally.midway.wait()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DELPHI_")}
     cmd = [sys.executable, "-m", "lib", "refresh", "--db", str(db), "--source", str(source)]
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env,
                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = await proc.communicate()
+    t1 = time.perf_counter()
     return {"command": " ".join(["python", *cmd[1:]]), "returncode": proc.returncode,
             "stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace"),
-            "started": t0 - clock0, "ended": time.perf_counter() - clock0,
-            "seconds": time.perf_counter() - t0}
+            "started": t0 - tally.clock0, "ended": t1 - tally.clock0, "seconds": t1 - t0}
 
 
 async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dict[str, Any]:
@@ -170,10 +184,10 @@ async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dic
 
     async with async_playwright() as p:
         browser = await launch_chromium(p)
-        clock0, loaded, counter, views = time.perf_counter(), asyncio.Event(), [0], []
-        refresh = asyncio.create_task(_refresh(db, source, loaded, clock0))
-        sessions = [asyncio.create_task(_session(browser, url, guard, n, clock0, loaded,
-                                                 counter, views)) for n in range(SESSIONS)]
+        tally = _Tally(refresh_after_clicks=2 * SESSIONS)
+        refresh = asyncio.create_task(_refresh(db, source, tally))
+        sessions = [asyncio.create_task(_session(browser, url, guard, n, tally))
+                    for n in range(SESSIONS)]
         _, pending = await asyncio.wait([refresh, *sessions], timeout=OVERALL_TIMEOUT)
         for task in pending:  # over time: stop, but keep the figures gathered so far
             task.cancel()
@@ -186,9 +200,10 @@ async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dic
     done = refresh.done() and not refresh.cancelled()
     if done and refresh.exception():
         raise refresh.exception()
-    return {"refresh": refresh.result() if done else {"returncode": None, "ended": math.inf},
-            "views": views, "session_failures": failures,
-            "seconds": time.perf_counter() - clock0}
+    return {"refresh": refresh.result() if done else {"returncode": None, "started": math.inf,
+                                                      "ended": math.inf},
+            "views": tally.views, "session_failures": failures,
+            "seconds": time.perf_counter() - tally.clock0}
 
 
 def _figures(run: dict[str, Any], pages: list[str], extra: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +211,8 @@ def _figures(run: dict[str, Any], pages: list[str], extra: dict[str, Any]) -> di
     clicks = [v["seconds"] for v in views if v["kind"] == "click"]
     opens = [v["seconds"] for v in views if v["kind"] == "open"]
     after = [v for v in views if v["started"] > refresh["ended"] and v["snapshot"] is not None]
+    during = [v for v in views
+              if v["started"] < refresh["ended"] and v["ended"] > refresh["started"]]
     return {
         "sessions": SESSIONS, "passes": PASSES, "pages": pages,
         "page_views": len(views), "errors": sum(bool(v["errors"]) for v in views),
@@ -204,7 +221,7 @@ def _figures(run: dict[str, Any], pages: list[str], extra: dict[str, Any]) -> di
         "click_to_idle_s": _spread(clicks),  # a page of the sidebar, same session
         "open_to_idle_s": _spread(opens),  # a new session: HTML, scripts, WebSocket, first run
         "refresh": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in refresh.items()},
-        "views_after_refresh": len(after),
+        "views_during_refresh": len(during), "views_after_refresh": len(after),
         "snapshots_seen_after_refresh": sorted({v["snapshot"] for v in after}),
         "machine": _machine(), **extra,
         "command": ".venv/bin/python -m pytest tests/browser/test_load.py -q",

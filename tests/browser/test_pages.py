@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser.server import (
     ROOT,
-    Frames,
+    LoopbackGuard,
     app_pages,
     change_filters,
     go_to,
@@ -24,6 +24,7 @@ from tests.browser.server import (
     screenshot,
     slug,
     start_server,
+    wire,
     write_observer_secrets,
 )
 
@@ -112,6 +113,22 @@ def test_no_request_leaves_loopback(browser_page, demo_server, guard):
     assert guard.blocked == []
 
 
+def test_loopback_guard_aborts_and_records_a_request_to_another_host(chromium, demo_server):
+    guard = LoopbackGuard()
+    context = chromium.new_context()
+    guard.attach(context)
+    try:
+        page = context.new_page()
+        open_app(page, demo_server)
+        # .invalid never resolves (RFC 2606), so nothing could leave even without the guard
+        fetched = page.evaluate("() => fetch('https://guard.example.invalid/x')"
+                                ".then(() => true, () => false)")
+    finally:
+        context.close()
+    assert fetched is False
+    assert guard.blocked == ["https://guard.example.invalid/x"]
+
+
 # --- observer mode: the shared link, nobody signed in --------------------------------------------
 
 def test_observer_has_no_banner_and_only_observer_pages(browser_page, observer_server):
@@ -134,7 +151,7 @@ def test_every_observer_page_renders_and_filters_without_error(browser_page, obs
 
 def test_observer_pages_show_no_email_or_panelist_name(browser_page, observer_server):
     who = panel_identities()
-    frames = Frames(browser_page)  # everything the server sends, tables and charts included
+    frames = wire(browser_page, keep=True)  # all the server sends: tables, charts too
 
     def check(page, item):
         shown = []
@@ -168,7 +185,7 @@ def test_deep_link_to_a_fresh_server_goes_through_app_py(chromium, demo_db_maste
     guard.attach(context)
     try:
         page = context.new_page()
-        frames = Frames(page)
+        frames = wire(page, keep=True)
         seen = {}
         for declared in [p for p in app_pages() if (ROOT / p["file"]).exists()]:
             nav = open_app(page, server, "/" + declared["file"].rsplit("/", 1)[-1][:-3])
