@@ -74,9 +74,13 @@ def observer_server(tmp_path_factory, demo_db_master) -> Iterator[Server]:
     yield from _server(tmp_path_factory, demo_db_master, "observer_server", observer=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Debian Chromium for the session (sync Playwright)."""
+    """One headless Debian Chromium per test module (sync Playwright).
+
+    Module scope, not session: while a sync Playwright instance is open its event loop counts
+    as running, so any later test that starts Playwright (or asyncio.run) would fail.
+    """
     reason = _missing_browser()
     if reason:
         pytest.skip(reason)

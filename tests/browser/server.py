@@ -2,9 +2,11 @@
 
 Used by the browser-test fixtures (tests/browser/conftest.py), the load test and
 scripts/screenshots.py.  Nothing here talks to any host but 127.0.0.1: the server binds to it, and
-``guard_loopback`` aborts (and records) any browser request to another host.
+a ``LoopbackGuard`` aborts (and records) any browser request to another host.
 
-The JavaScript snippets are shared by the sync helpers below and the async load test.
+A script run is known to be over from the app's WebSocket (``Wire``: the server's
+``script_finished`` message), then the page from the DOM (``IDLE_JS``).  The JavaScript snippets
+are shared by the sync helpers below and the async load test.
 """
 
 from __future__ import annotations
@@ -148,7 +150,6 @@ class Server:
     proc: subprocess.Popen
     log: Path
     mode: str = "demo"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def page_url(self, path: str = "/") -> str:
         """The absolute URL of a path on this server."""

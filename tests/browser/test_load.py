@@ -4,7 +4,8 @@ One Debian Chromium, one browser context (= one Streamlit session) per observer,
 ``streamlit run app.py`` on a loopback port in observer mode.  Each session opens the app, then
 clicks through the pages of its navigation PASSES times; once every session is in and browsing,
 ``python -m lib refresh`` runs in a subprocess on the same database with a modified copy of the
-demo workbook, so it stores snapshot 2 while the sessions read.  The figures go to
+demo workbook, so it stores snapshot 2 while the sessions read.  Before the 20 arrive, one
+observer makes the same views alone, for comparison.  The figures go to
 tests/artifacts/load.json (and, by hand, to docs/load.md).
 """
 
@@ -118,7 +119,7 @@ async def _idle(page: Any, socket: Wire, runs: int) -> float:
 class _Tally:
     """What the sessions share: the start time, every view, and when to start the refresh."""
 
-    def __init__(self, refresh_after_clicks: int) -> None:
+    def __init__(self, refresh_after_clicks: float) -> None:
         self.clock0 = time.perf_counter()
         self.views: list[dict[str, Any]] = []
         self.refresh_after_clicks = refresh_after_clicks
@@ -184,6 +185,8 @@ async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dic
 
     async with async_playwright() as p:
         browser = await launch_chromium(p)
+        alone = _Tally(refresh_after_clicks=math.inf)  # the same views by one observer first
+        await asyncio.wait_for(_session(browser, url, guard, 0, alone), OVERALL_TIMEOUT / 4)
         tally = _Tally(refresh_after_clicks=2 * SESSIONS)
         refresh = asyncio.create_task(_refresh(db, source, tally))
         sessions = [asyncio.create_task(_session(browser, url, guard, n, tally))
@@ -202,7 +205,7 @@ async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dic
         raise refresh.exception()
     return {"refresh": refresh.result() if done else {"returncode": None, "started": math.inf,
                                                       "ended": math.inf},
-            "views": tally.views, "session_failures": failures,
+            "views": tally.views, "alone": alone.views, "session_failures": failures,
             "seconds": time.perf_counter() - tally.clock0}
 
 
@@ -216,10 +219,17 @@ def _figures(run: dict[str, Any], pages: list[str], extra: dict[str, Any]) -> di
     return {
         "sessions": SESSIONS, "passes": PASSES, "pages": pages,
         "page_views": len(views), "errors": sum(bool(v["errors"]) for v in views),
+        "errors_by_page": {path: sum(bool(v["errors"]) for v in views if v["path"] == path)
+                           for path in pages if any(v["errors"] for v in views
+                                                    if v["path"] == path)},
+        "error_texts": sorted({e for v in views for e in v["errors"]})[:5],
         "session_failures": run["session_failures"], "seconds": round(run["seconds"], 1),
         "page_time_s": _spread(clicks + opens),  # navigation start to idle, every view
         "click_to_idle_s": _spread(clicks),  # a page of the sidebar, same session
         "open_to_idle_s": _spread(opens),  # a new session: HTML, scripts, WebSocket, first run
+        "one_session_alone": {  # the same views by one observer before the 20 arrive
+            kind: _spread([v["seconds"] for v in run["alone"] if v["kind"] == kind])
+            for kind in ("open", "click")},
         "refresh": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in refresh.items()},
         "views_during_refresh": len(during), "views_after_refresh": len(after),
         "snapshots_seen_after_refresh": sorted({v["snapshot"] for v in after}),

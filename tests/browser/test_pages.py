@@ -8,20 +8,24 @@ tests/artifacts/browser/ (git-ignored).
 from __future__ import annotations
 
 import re
+import shutil
 from typing import Any
 
 import pytest
 
+from lib.auth import ROLES
 from tests.browser.server import (
     ROOT,
     LoopbackGuard,
     app_pages,
     change_filters,
     go_to,
+    nav_pages,
     open_app,
     page_report,
     panel_identities,
     screenshot,
+    sign_in,
     slug,
     start_server,
     wire,
@@ -31,7 +35,7 @@ from tests.browser.server import (
 pytestmark = pytest.mark.browser
 
 CORE = {"Overview", "Statements"}
-RANK = {"observer": 0, "committee": 1, "coordinator": 2}
+RANK = {role: i for i, role in enumerate(ROLES)}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # Missing values that leaked into text (pandas prints NaN/NaT/<NA>); "None" is left out because
 # statements may start with the English word.
@@ -139,6 +143,15 @@ def test_observer_has_no_banner_and_only_observer_pages(browser_page, observer_s
     assert not page_report(browser_page)["banner"]
 
 
+def test_signing_in_as_coordinator_offers_every_page(browser_page, observer_server):
+    open_app(browser_page, observer_server)
+    sign_in(browser_page, "coordinator")
+    declared = _declared("coordinator")  # sign_in waited for "Signed in as coordinator"
+    titles = {item["title"] for item in nav_pages(browser_page)}
+    assert declared <= titles <= {p["title"] for p in app_pages()}, titles
+    assert page_report(browser_page)["errors"] == []
+
+
 def test_every_observer_page_renders_and_filters_without_error(browser_page, observer_server,
                                                                artifacts):
     def check(page, item):
@@ -169,15 +182,14 @@ def test_observer_pages_show_no_email_or_panelist_name(browser_page, observer_se
 
 # --- a deep link as the first request after the server starts ---------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "app bug: because a folder named pages/ sits next to app.py, Streamlit 1.67 runs the "
     "multipage-v1 fallback (PagesManager.uses_pages_directory) until the first run of app.py "
     "calls st.navigation; until then a deep link runs the page file directly, skipping app.py "
-    "(roles, snapshot, banner). Fix: rename pages/ (e.g. to views/). Remove this mark then."))
+    "(role-filtered navigation listing every file, sign-in panel, banner). Fix: rename pages/ "
+    "(e.g. to views/). Remove this mark then."))
 def test_deep_link_to_a_fresh_server_goes_through_app_py(chromium, demo_db_master,
                                                          tmp_path, guard):
-    import shutil
-
     db = tmp_path / "demo.duckdb"
     shutil.copy(demo_db_master, db)
     server = start_server(db, tmp_path, write_observer_secrets(tmp_path / "secrets"))
