@@ -24,6 +24,7 @@ PAGES = [  # (file, title, icon, minimum role, section)
      "Coordination"),
 ]
 
+ui.mark_routed()
 role = ui.role()
 sections: dict[str, list] = {}
 for path, title, icon, minimum, section in PAGES:

@@ -26,6 +26,24 @@ from lib.textsafe import escape_markdown
 RANK = {role: i for i, role in enumerate(auth.ROLES)}
 
 
+# --- routing -----------------------------------------------------------------------------------
+
+def mark_routed() -> None:
+    """Called by app.py on every run: this session has been through the router."""
+    st.session_state["_routed"] = True
+
+
+def require_router() -> None:
+    """First line of every page: a page reached without app.py goes through app.py first.
+
+    Until some session has run app.py's ``st.navigation``, Streamlit 1.67 treats the ``pages/``
+    folder as a v1 multipage app, and a deep link on a freshly started server runs the page file
+    directly (no role-filtered navigation, no sign-in).  Such a run is sent to app.py instead.
+    """
+    if not st.session_state.get("_routed"):
+        st.switch_page("app.py")
+
+
 # --- settings ----------------------------------------------------------------------------------
 
 def db_path() -> str:

@@ -10,6 +10,8 @@ from lib.pipeline import RefreshBusy, RefreshError, refresh
 from lib.reports import safe_csv
 from lib.sources import is_google_sheet
 
+ui.require_router()
+
 cfg = ui.config()
 sheet = is_google_sheet(cfg.source)
 STEPS = {"fetch": "Fetching from Google Sheets" if sheet else "Reading the workbook",

@@ -5,6 +5,8 @@ import streamlit as st
 from lib import charts, summary, ui
 from lib.charts import STATUS_LABELS
 
+ui.require_router()
+
 cfg = ui.config()
 ui.plain_title(cfg.title)
 ui.snapshot_caption()

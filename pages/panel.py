@@ -5,6 +5,8 @@ import streamlit as st
 
 from lib import charts, stats, ui
 
+ui.require_router()
+
 st.title("Panel")
 ui.snapshot_caption()
 cfg = ui.config()

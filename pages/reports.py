@@ -8,6 +8,8 @@ import streamlit as st
 
 from lib import reports, store, ui
 
+ui.require_router()
+
 st.title("Reports")
 ui.snapshot_caption()
 cfg = ui.config()

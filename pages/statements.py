@@ -7,6 +7,8 @@ from lib import charts, stats, summary, ui, wording
 from lib.charts import STATUS_LABELS
 from lib.textsafe import short
 
+ui.require_router()
+
 NUM = st.column_config.NumberColumn
 ROUND = NUM("Round", format="%d")
 

@@ -7,6 +7,8 @@ from lib.charts import STATUS_LABELS
 from lib.consensus import cutoff_votes
 from lib.textsafe import short
 
+ui.require_router()
+
 INDEX_COLUMNS = {
     "round": st.column_config.NumberColumn("Round", format="%d"), "domain": "Domain",
     "n_panelists": "Panelists", "n_statements": "Statements", "panelists_dropped": "Left out",

@@ -14,7 +14,7 @@ import pytest
 import scipy.stats as ss
 
 from lib import stats
-from lib.consensus import metrics_from_ratings, preset
+from lib.consensus import apply_rule, metrics_from_ratings, preset, rule_from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 Z95 = NormalDist().inv_cdf(0.975)
@@ -446,3 +446,30 @@ def test_doctests_pass():
     import doctest
 
     assert doctest.testmod(stats).failed == 0
+
+
+@pytest.mark.parametrize("rule", [
+    preset("pct75", 1, 5), preset("comet_70_15", 1, 9),
+    rule_from_config({"threshold": 66.7, "max_opposite": 33.3, "min_n": 5}, 1, 9)])
+def test_votes_to_flip_equal_a_scan_of_every_split(rule):
+    # Reference: apply_rule on every (agree, disagree) split of n ratings; the fewest moves to a
+    # split with another status, ties to the first split in (agree, disagree) order.
+    for n, denom in [(1, 1), (4, 4), (4, 6), (15, 15), (15, 17), (22, 22)]:
+        a, d = (x.ravel() for x in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
+        a, d = a[a + d <= n], d[a + d <= n]
+        grid = apply_rule(pd.DataFrame({
+            "n": n, "n_agree": a, "n_disagree": d, "pct_agree": 100 * a / denom,
+            "pct_disagree": 100 * d / denom, "median": np.nan, "iqr": np.nan, "p30": np.nan,
+            "p70": np.nan}), rule)
+        for row in grid.itertuples():
+            other = grid[grid["status"] != row.status]
+            moves = (abs(other["n_agree"] - row.n_agree) + abs(other["n_disagree"] - row.n_disagree)
+                     + abs(other["n_agree"] + other["n_disagree"] - row.n_agree - row.n_disagree)
+                     ) // 2
+            want: tuple = (None, None)
+            if len(other):
+                best = int(moves.to_numpy().argmin())
+                want = (int(moves.iloc[best]), other["status"].iloc[best])
+            got = stats._flip(n, denom, row.n_agree, row.n_disagree, row.status, rule)
+            assert (None if math.isnan(got[0]) else got[0], got[1]) == want, (n, denom, row)
+

@@ -182,12 +182,9 @@ def test_observer_pages_show_no_email_or_panelist_name(browser_page, observer_se
 
 # --- a deep link as the first request after the server starts ---------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "app bug: because a folder named pages/ sits next to app.py, Streamlit 1.67 runs the "
-    "multipage-v1 fallback (PagesManager.uses_pages_directory) until the first run of app.py "
-    "calls st.navigation; until then a deep link runs the page file directly, skipping app.py "
-    "(role-filtered navigation listing every file, sign-in panel, banner). Fix: rename pages/ "
-    "(e.g. to views/). Remove this mark then."))
+# Was an app bug (pages/ beside app.py makes Streamlit 1.67 run the v1 multipage fallback until the
+# first st.navigation): every page now starts with ui.require_router(), which sends such a run
+# through app.py.
 def test_deep_link_to_a_fresh_server_goes_through_app_py(chromium, demo_db_master,
                                                          tmp_path, guard):
     db = tmp_path / "demo.duckdb"
