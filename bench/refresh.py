@@ -8,8 +8,9 @@ functions time the steps inside it:
   report (the pipeline's ``validate`` timing);
 * ``hash``    — ``store.content_hash`` of the raw tabs (decides "no change");
 * ``load``    — writing the snapshot's tables into DuckDB (``store and compute`` minus compute);
-* ``compute`` — per-statement metrics and status (``compute_metrics``), plus every per-snapshot
-  statistic ``lib.store`` computes and stores (any ``lib.stats`` call it makes);
+* ``compute`` — per-statement metrics and status (``compute_metrics``), the only computation a
+  refresh stores (``lib.stats`` figures are computed on first view, cached per snapshot, and
+  timed by ``bench.compare`` and the pages' first render);
 * ``other``   — lock, connection, schema, the result's problems and changes queries.
 """
 
@@ -31,7 +32,7 @@ __all__ = ["STEPS", "timed_refresh", "peak_rss_mb"]
 
 STEPS = ["ingest", "hash", "load", "compute", "other", "total", "cpu"]
 # Functions of lib.store that compute (rather than load) during write_snapshot.
-_COMPUTE_NAMES = ("compute_metrics", "compute_stats", "panel_stats", "stability_for_snapshot")
+_COMPUTE_NAMES = ("compute_metrics",)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ with st.container(horizontal=True):
               f"{int(last['responded'])} ({last['response_rate']:.0f}%)", border=True)
     st.metric("Lost since round 1", int(first["responded"] - last["responded"]), border=True)
 
-st.plotly_chart(charts.participation_chart(part), key="pa_chart")
+st.plotly_chart(ui.figure(charts.participation_chart, part), key="pa_chart")
 st.dataframe(part, hide_index=True, key="pa_table", column_config={
     "round": st.column_config.NumberColumn("Round", format="%d"), "invited": "Invited",
     "responded": "Responded", "response_rate": st.column_config.NumberColumn(
@@ -41,7 +41,7 @@ else:
                            zip(f["hidden"], f["responded"], f["invited"], strict=True)])
     table = shown.pivot(index="group", columns="round", values="cell")
     table.columns = [f"Round {c}" for c in table.columns]
-    st.plotly_chart(charts.group_rate_chart(by_attr, attr), key="pa_group_chart")
+    st.plotly_chart(ui.figure(charts.group_rate_chart, by_attr, attr), key="pa_group_chart")
     st.dataframe(table.reset_index().rename(columns={"group": "Group"}),
                  hide_index=True, key="pa_group_table")
     if small:

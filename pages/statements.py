@@ -52,7 +52,7 @@ if len(family["text"].unique()) > 1:
 
 dist = ui.load("distribution_for")
 dist = dist[dist["statement_id"].isin(family["statement_id"])]
-st.plotly_chart(charts.likert_chart(dist, ui.scale_labels(), "Ratings per round"),
+st.plotly_chart(ui.figure(charts.likert_chart, dist, ui.scale_labels(), "Ratings per round"),
                 key="st_likert")
 
 st.subheader("Metrics and status per round")

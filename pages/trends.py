@@ -31,7 +31,7 @@ by_statement, by_panel, flow_tab, by_rule = st.tabs(
     ["Statements", "Panel agreement", "Flow of statements", "Consensus definitions"])
 
 with by_statement:
-    st.plotly_chart(charts.agreement_heatmap(m, fams, threshold), key="tr_heatmap")
+    st.plotly_chart(ui.figure(charts.agreement_heatmap, m, fams, threshold), key="tr_heatmap")
     st.caption("One row per statement; a revised statement stays on its original row "
                "(S07 → S07a → S07b). Numbers are % agreement of valid ratings.")
     st.subheader("Trajectories")
@@ -57,19 +57,20 @@ with by_statement:
     if sel.empty:
         st.info("No statement matches: pick others, or show statements rated only once.")
     else:
-        st.plotly_chart(charts.trajectory_chart(sel, fams, threshold, cut), key="tr_traj")
+        st.plotly_chart(ui.figure(charts.trajectory_chart, sel, fams, threshold, cut),
+                        key="tr_traj")
 
 with by_panel:
     left, right = st.columns(2)
     kendall, alpha = ui.cached_stat("kendall_w"), ui.cached_stat("krippendorff_alpha")
-    left.plotly_chart(charts.iqr_chart(m), key="tr_iqr")
-    right.plotly_chart(charts.agreement_index_chart(kendall, alpha), key="tr_w")
+    left.plotly_chart(ui.figure(charts.iqr_chart, m), key="tr_iqr")
+    right.plotly_chart(ui.figure(charts.agreement_index_chart, kendall, alpha), key="tr_w")
     st.caption("Later rounds re-rate only the statements still without consensus, so indices "
                "from different rounds describe different statement sets. "
                + ui.escape(stats.MISSING_RULE))
     if st.toggle("Kendall's W per domain", key="tr_by_domain"):
         table = ui.cached_stat("kendall_w", True)
-        st.plotly_chart(charts.kendall_domain_chart(table), key="tr_w_domain")
+        st.plotly_chart(ui.figure(charts.kendall_domain_chart, table), key="tr_w_domain")
     else:
         table = kendall.merge(alpha[["round", "alpha", "n_ratings"]], on="round")
     st.dataframe(table.assign(p=table["p"].map(stats.format_p)), hide_index=True,
@@ -77,7 +78,8 @@ with by_panel:
                  column_order=[c for c in INDEX_COLUMNS if c in table])
 
 with flow_tab:
-    st.plotly_chart(charts.flow_sankey(ui.cached_stat("statement_flow")), key="tr_sankey")
+    flow = ui.cached_stat("statement_flow")
+    st.plotly_chart(ui.figure(charts.flow_sankey, flow), key="tr_sankey")
     st.caption("Statements with consensus leave the questionnaire; the others are carried "
                "unchanged, revised (orange) or dropped. Hover a band for the statement IDs.")
 
@@ -87,7 +89,7 @@ with by_rule:
     scopes = list(dict.fromkeys(counts.loc[counts["applicable"], "scope"]))
     scope = st.segmented_control("Count statements in", scopes, default=scopes[-1],
                                  key="tr_scope") or scopes[-1]
-    st.plotly_chart(charts.sensitivity_chart(counts, scope), key="tr_rules")
+    st.plotly_chart(ui.figure(charts.sensitivity_chart, counts, scope), key="tr_rules")
     for row in counts[~counts["applicable"]].itertuples():
         st.caption(f"{ui.escape(row.label)}: {ui.escape(row.note)}.")
     st.caption("Each statement's status under every rule, recomputed from the ratings of the "
