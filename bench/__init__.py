@@ -3,5 +3,6 @@
 Seeded studies in the Google Forms layout at three sizes (``bench.generate``), timed through the
 real refresh (``bench.refresh``), the pages (``bench.pages``, AppTest), a cold ``streamlit run``
 (``bench.coldstart``), peak memory and Sheets API requests (``bench.sheets``), side by side with an
-analyst-style pandas + pingouin script (``bench.baseline``).  Figures: docs/benchmark.md.
+analyst-style pandas + pingouin script (``bench.baseline``).
+Figures: README, "Performance and scale".
 """

@@ -62,7 +62,8 @@ def source_panel(seen: dict) -> None:
                 st.caption(f"Read as the service account {ui.escape(email)}: share the sheet "
                            "with it as **Viewer**.")
             except GoogleSheetError as exc:
-                st.warning(f"{exc} See docs/deployment.md.", icon=":material/key_off:")
+                st.warning(f"{exc} See the README, 'Running it for a real study'.",
+                           icon=":material/key_off:")
         else:
             st.markdown(f"**Source:** workbook {ui.escape(cfg.source)}")
         st.dataframe(_tabs_table(seen.get("tabs")), hide_index=True, key="co_tabs")

@@ -6,7 +6,7 @@ clicks through the pages of its navigation PASSES times; once every session is i
 ``python -m lib refresh`` runs in a subprocess on the same database with a modified copy of the
 demo workbook, so it stores snapshot 2 while the sessions read.  Before the 20 arrive, one
 observer makes the same views alone, for comparison.  The figures go to
-tests/artifacts/load.json (and, by hand, to docs/load.md).
+tests/artifacts/load.json (and, by hand, to the README section "Load").
 """
 
 from __future__ import annotations
