@@ -63,8 +63,11 @@ def _like_the_live_server() -> None:
         PagesManager.uses_pages_directory = False  # as st.navigation leaves it
 
     PagesManager.__init__ = init  # type: ignore[method-assign]
+    from streamlit.testing.v1 import local_script_runner
+
     shared = app_test.ScriptCache()  # the server compiles each script once, AppTest every run
-    app_test.ScriptCache = lambda: shared  # type: ignore[attr-defined,assignment]
+    app_test.ScriptCache = lambda: shared  # type: ignore[attr-defined,assignment]  # pages
+    local_script_runner.ScriptCache = lambda: shared  # type: ignore[attr-defined,assignment]
 
 
 class _Counter:
