@@ -31,6 +31,17 @@ def feedback_data(db: str, snapshot: int, study: str | None, rnd: int) -> report
         return reports.gather_feedback(con, snapshot, ui.config(), rnd)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def feedback_parts(db: str, snapshot: int, study: str | None, rnd: int) -> dict:
+    return reports.feedback_parts(feedback_data(db, snapshot, study, rnd))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def next_round_candidates(db: str, snapshot: int, last: int) -> pd.DataFrame:
+    return reports.next_round_candidates(ui.metrics(), ui.load("comments_for"),
+                                         ui.load("statements_for"), last)
+
+
 # --- 1. the consensus report ------------------------------------------------------------------
 st.header("Consensus report")
 data = report_data(ui.db_path(), sid, cfg.path, committee or cfg.observer_comments,
@@ -83,7 +94,7 @@ with st.container(horizontal=True):
     st.download_button("All feedback (ZIP of HTML)", partial(reports.feedback_zip, fd),
                        f"feedback_round{rnd}_html.zip", "application/zip", key="dl_fb_zip",
                        on_click="ignore", type="primary", icon=":material/folder_zip:")
-    st.download_button("Mail-merge list (CSV)", reports.mail_merge_csv(fd, recipients),
+    st.download_button("Mail-merge list (CSV)", partial(reports.mail_merge_csv, fd, recipients),
                        f"feedback_round{rnd}_mail_merge.csv", "text/csv", key="dl_fb_merge",
                        on_click="ignore", icon=":material/mail:")
     if pdf:
@@ -98,15 +109,16 @@ if not pdf:
 
 with st.expander("Preview a panelist's document", icon=":material/visibility:"):
     who = st.selectbox("Panelist", fd.panelists, key="fb_preview", width=260)
-    doc = base64.b64encode(reports.feedback_html(fd, who).encode("utf-8")).decode("ascii")
+    html = reports.feedback_html(fd, who, feedback_parts(ui.db_path(), sid, cfg.path, rnd))
+    doc = base64.b64encode(html.encode("utf-8")).decode("ascii")
     # A data: URL has an opaque origin: the preview cannot reach the app even in theory.
     st.iframe(f"data:text/html;base64,{doc}", height=600, alt=f"Feedback document of {who}")
 
 # --- 3. the next round (coordinator only) -----------------------------------------------------
 st.header("Next round")
-metrics, last = ui.metrics(), rounds[-1]
+last = rounds[-1]
 statements = ui.load("statements_for")
-candidates = reports.next_round_candidates(metrics, ui.load("comments_for"), statements, last)
+candidates = next_round_candidates(ui.db_path(), sid, last)
 st.caption(f"The {len(candidates)} statements without consensus in round {last}. Keep one "
            "as it is, revise its wording (it gets the new ID, and `revised_from` points back), "
            f"or drop it; add new statements below. The result is the rows of round {last + 1} "
@@ -150,11 +162,12 @@ st.dataframe(rows, hide_index=True, key="nr_preview",
 st.caption(f"{len(rows)} statements; the columns are those of the Statements tab. "
            + ("Fix the problems above to download." if problems else ""))
 with st.container(horizontal=True):
-    st.download_button(f"Round {last + 1} statements (CSV)", reports.next_round_csv(rows),
+    st.download_button(f"Round {last + 1} statements (CSV)", partial(reports.next_round_csv, rows),
                        f"statements_round{last + 1}.csv", "text/csv", key="dl_next_csv",
                        on_click="ignore", disabled=bool(problems), icon=":material/csv:")
     st.download_button(f"Round {last + 1} statements (XLSX)",
-                       reports.next_round_xlsx(rows, plan), f"statements_round{last + 1}.xlsx",
+                       partial(reports.next_round_xlsx, rows, plan),
+                       f"statements_round{last + 1}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key="dl_next_xlsx", on_click="ignore", disabled=bool(problems),
                        icon=":material/table:")

@@ -454,7 +454,7 @@ def test_doctests_pass():
 def test_votes_to_flip_equal_a_scan_of_every_split(rule):
     # Reference: apply_rule on every (agree, disagree) split of n ratings; the fewest moves to a
     # split with another status, ties to the first split in (agree, disagree) order.
-    for n, denom in [(1, 1), (4, 4), (4, 6), (15, 15), (15, 17), (22, 22)]:
+    for n, denom in [(1, 1), (4, 4), (4, 6), (15, 15), (15, 17), (22, 22), (40, 43)]:
         a, d = (x.ravel() for x in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
         a, d = a[a + d <= n], d[a + d <= n]
         grid = apply_rule(pd.DataFrame({
