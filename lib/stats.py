@@ -255,14 +255,18 @@ def stability(ratings: pd.DataFrame, statements: pd.DataFrame,
     """Per statement and round, the paired comparison with its previous version (see
     ``STABILITY_RULE``): Wilcoxon, McNemar on agree / not agree, share changed, change in CV."""
     valid = ratings.dropna(subset=["rating"])
-    by_key = {k: f.set_index("panelist")["rating"]
-              for k, f in valid.groupby(["round", "statement_id"])}
+    # Positions of each (round, statement)'s ratings, paired by panelist code with numpy: a
+    # pandas join per pair took 1.3 of the 3.3 s at 2,000 panelists.
+    who = pd.factorize(valid["panelist"])[0]
+    score = valid["rating"].to_numpy(float)
+    at = valid.groupby(["round", "statement_id"]).indices
+    none = np.array([], dtype=np.intp)
     rows = []
     for pair in previous_versions(statements).itertuples(index=False):
-        prev = by_key.get((pair.prev_round, pair.prev_statement_id), pd.Series(dtype=float))
-        cur = by_key.get((pair.round, pair.statement_id), pd.Series(dtype=float))
-        both = pd.concat([prev.rename("prev"), cur.rename("cur")], axis=1, join="inner")
-        rows.append({**pair._asdict(), **_paired(both, agree)})
+        prev = at.get((pair.prev_round, pair.prev_statement_id), none)
+        cur = at.get((pair.round, pair.statement_id), none)
+        _, i, j = np.intersect1d(who[prev], who[cur], assume_unique=True, return_indices=True)
+        rows.append({**pair._asdict(), **_paired(score[prev[i]], score[cur[j]], agree)})
     cols = ["round", "statement_id", "prev_round", "prev_statement_id", "revised", "n_paired",
             "n_changed", "pct_changed", "mean_prev", "mean", "mean_change", "cv_prev", "cv",
             "cv_change_pct", "wilcoxon_w", "wilcoxon_p", "n_to_agree", "n_from_agree",
@@ -270,9 +274,9 @@ def stability(ratings: pd.DataFrame, statements: pd.DataFrame,
     return pd.DataFrame(rows, columns=cols)
 
 
-def _paired(both: pd.DataFrame, agree: tuple[float, float]) -> dict[str, Any]:
-    n = len(both)
-    prev, cur = both["prev"].to_numpy(float), both["cur"].to_numpy(float)
+def _paired(prev: np.ndarray, cur: np.ndarray, agree: tuple[float, float]) -> dict[str, Any]:
+    """The stability figures of one statement: ``prev[k]`` and ``cur[k]`` are one panelist's."""
+    n = len(prev)
     changed = int((prev != cur).sum())
     out: dict[str, Any] = {
         "n_paired": n, "n_changed": changed, "pct_changed": 100 * changed / n if n else np.nan,
