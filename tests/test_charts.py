@@ -58,6 +58,29 @@ def test_trajectory_follows_revisions_as_one_line():
     assert fig.layout.shapes[0].y0 == 75  # the threshold line
 
 
+def test_trajectory_of_many_statements_is_one_grey_trace_broken_between_them():
+    # More families than line colours: one trace, a None gap between families, so each family
+    # is its own line; the points, their statuses and the end labels are those of the frame.
+    ids = [f"S{i:02d}" for i in range(1, 9)]
+    st = pd.DataFrame({"round": [1] * 8 + [2] * 8, "statement_id": ids * 2, "domain": "A",
+                       "text": "t", "revised_from": None})
+    pct = [10.0 * i for i in range(1, 9)] + [10.0 * i + 5 for i in range(1, 9)]
+    m = st.assign(n=10, n_agree=[int(p // 10) for p in pct], pct_agree=pct, iqr=1.0,
+                  median=4.0, status=["consensus_in" if p >= 75 else "no_consensus"
+                                      for p in pct])
+    fig = charts.trajectory_chart(m, stats.families(st), 75)
+    (line,) = [t for t in fig.data if t.mode == "lines+markers+text"]
+    assert line.showlegend is False and line.line.color == "#9E9E9E"
+    ys = list(line.y)
+    assert ys.count(None) == 7  # 8 lines
+    segments = [[y for y in seg if y is not None] for seg in
+                np.split(np.array(ys, dtype=object), [i for i, y in enumerate(ys) if y is None])]
+    assert [seg for seg in segments if seg] == [[10.0 * i, 10.0 * i + 5] for i in range(1, 9)]
+    assert [t for t in line.text if t] == ids
+    shown = [c for c, y in zip(line.marker.color, ys, strict=True) if y is not None]
+    assert shown.count(STATUS_COLORS["consensus_in"]) == 3  # 75, 80, 85
+
+
 def test_iqr_chart_points_and_median_line():
     fig = charts.iqr_chart(METRICS)
     points = sum(len(t.y) for t in fig.data if t.name in charts.STATUS_LABELS.values())
