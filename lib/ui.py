@@ -177,6 +177,12 @@ def _db_signature(db: str) -> tuple:
     return tuple(out)
 
 
+def db_signature() -> tuple:
+    """Changes whenever the study database is written (see ``_db_signature``): a cache key for
+    what is read live rather than per snapshot (the refresh log, the pin)."""
+    return _db_signature(db_path())
+
+
 @st.cache_data(ttl=5, max_entries=16, show_spinner=False)
 def _current_snapshot(db: str, signature: tuple) -> int | None:
     """The current snapshot id, looked up again only when the files changed (or after 5 s: a

@@ -29,12 +29,19 @@ def _when(value) -> str:
 
 
 def read_state() -> dict:
-    """Everything this page shows from the database, in one connection (not cached)."""
-    with store.connect(ui.db_path()) as con:
+    """Everything this page shows from the database, read again whenever the file changed."""
+    return _read_state(ui.db_path(), ui.db_signature(), cfg.source)
+
+
+@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
+def _read_state(db: str, signature: tuple, source: str | None) -> dict:
+    """One connection for the whole page: the log, the snapshots, the pin, the non-responders.
+    Any write (a refresh, failed or not, a pin) changes ``signature``; 5 s at most otherwise."""
+    with store.connect(db) as con:
         latest = store.latest_snapshot_id(con)
         seen = store.setting(con, "source_seen") or {}
         return {
-            "seen": seen if seen.get("source") == cfg.source else {},
+            "seen": seen if seen.get("source") == source else {},
             "snapshots": store.list_snapshots(con), "log": store.refresh_log(con),
             "pinned": store.pinned_snapshot_id(con), "current": store.current_snapshot_id(con),
             "latest": latest,

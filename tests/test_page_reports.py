@@ -87,8 +87,7 @@ def test_coordinator_gets_feedback_and_next_round_downloads(demo_db, monkeypatch
     assert REPORT | COORDINATOR <= keys
     assert ("dl_fb_pdf" in keys) == (reports.pdf_browser() is not None)
     assert len(at.get("iframe")) == 1  # the preview of one feedback document
-    merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]
-                                            .decode("utf-8"))))
+    merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]())))
     assert len(merge) == 15 and merge[0]["file_name"] == "feedback_round3_P01.html"
 
 
@@ -103,7 +102,7 @@ def test_coordinator_next_round_export_follows_the_editor(demo_db, monkeypatch, 
         "added_rows": [{"domain": "Dosing", "text": "A statement from the comments."}]}
     at.run()
     assert not at.exception and not at.warning
-    rows = list(csv.DictReader(io.StringIO(downloads["statements_round4.csv"].decode("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(downloads["statements_round4.csv"]())))
     assert [(r["statement_id"], r["round"], r["revised_from"]) for r in rows] == [
         ("S07c", "4", "S07b"), ("S18", "4", ""), ("S33", "4", ""), ("S35a", "4", ""),
         ("S43", "4", "")]
