@@ -259,29 +259,30 @@ def trajectory_chart(metrics: pd.DataFrame, families: pd.DataFrame,
 
 
 def _family_trace(fig: go.Figure, m: pd.DataFrame, color: str, **trace: Any) -> None:
-    """One line (or several, apart by a gap where the family changes) of % agree by round,
-    status-coloured markers, the latest statement id written after each line's last point."""
+    """% agree by round for the families in ``m`` (sorted by family, then round): a line per
+    family, status-coloured markers, the latest statement id after each family's last point.
+
+    One family is one trace.  Several are two: their lines in one trace, apart by a None gap
+    where the family changes, and every point in another (Plotly.js drops some text labels of
+    a trace with gaps, so the labelled points carry none)."""
     last = m["family"].ne(m["family"].shift(-1)).to_numpy()
-    gap = np.flatnonzero(last[:-1]) + 1  # a None row before each next family's first point
-
-    def cut(values: list, fill: Any = None) -> list:
-        return np.insert(np.asarray(values, dtype=object), gap, fill).tolist()
-
+    gap = np.flatnonzero(last[:-1]) + 1  # where each next family starts
     statuses = m["status"].tolist()
-    hover = _hover_rows(m)
+    colors = [STATUS_COLORS.get(s, "#9E9E9E") for s in statuses]
+    if len(gap):
+        fig.add_scatter(
+            x=np.insert(m["round"].to_numpy(dtype=object), gap, None).tolist(),
+            y=np.insert(m["pct_agree"].to_numpy(dtype=object), gap, None).tolist(),
+            mode="lines", line=dict(color=color, width=2), hoverinfo="skip", showlegend=False)
     fig.add_scatter(
-        x=cut(m["round"].tolist()), y=cut(m["pct_agree"].tolist()), mode="lines+markers+text",
+        x=m["round"].tolist(), y=m["pct_agree"].tolist(),
+        mode="markers+text" if len(gap) else "lines+markers+text",
         line=dict(color=color, width=2),
-        text=cut([_esc(sid) if end else "" for sid, end in zip(m["statement_id"], last,
-                                                                strict=True)], ""),
+        text=[_esc(sid) if end else "" for sid, end in zip(m["statement_id"], last, strict=True)],
         textposition="middle right", textfont=dict(size=11, color="#333333"),
-        marker=dict(color=cut([STATUS_COLORS.get(s, "#9E9E9E") for s in statuses], color),
-                    symbol=cut([STATUS_SYMBOLS.get(s, "circle") for s in statuses], "circle"),
-                    size=10, line=dict(color=cut([STATUS_COLORS.get(s) for s in statuses],
-                                                 color), width=2)),
-        customdata=np.insert(np.asarray(hover, dtype=object), gap, None, axis=0).tolist()
-        if hover else [],
-        hovertemplate=_POINT_HOVER, **trace)
+        marker=dict(color=colors, symbol=[STATUS_SYMBOLS.get(s, "circle") for s in statuses],
+                    size=10, line=dict(color=colors, width=2)),
+        customdata=_hover_rows(m), hovertemplate=_POINT_HOVER, **trace)
 
 
 def _status_legend(fig: go.Figure) -> None:

@@ -58,9 +58,10 @@ def test_trajectory_follows_revisions_as_one_line():
     assert fig.layout.shapes[0].y0 == 75  # the threshold line
 
 
-def test_trajectory_of_many_statements_is_one_grey_trace_broken_between_them():
-    # More families than line colours: one trace, a None gap between families, so each family
-    # is its own line; the points, their statuses and the end labels are those of the frame.
+def test_trajectory_of_many_statements_is_two_grey_traces_lines_broken_between_them():
+    # More families than line colours: every line in one trace, a None gap between families
+    # (so each family is its own line), and every point in one more trace, with the statuses
+    # and the end labels of the frame.
     ids = [f"S{i:02d}" for i in range(1, 9)]
     st = pd.DataFrame({"round": [1] * 8 + [2] * 8, "statement_id": ids * 2, "domain": "A",
                        "text": "t", "revised_from": None})
@@ -69,16 +70,18 @@ def test_trajectory_of_many_statements_is_one_grey_trace_broken_between_them():
                   median=4.0, status=["consensus_in" if p >= 75 else "no_consensus"
                                       for p in pct])
     fig = charts.trajectory_chart(m, stats.families(st), 75)
-    (line,) = [t for t in fig.data if t.mode == "lines+markers+text"]
-    assert line.showlegend is False and line.line.color == "#9E9E9E"
-    ys = list(line.y)
+    (lines,) = [t for t in fig.data if t.mode == "lines"]
+    (points,) = [t for t in fig.data if t.mode == "markers+text"]
+    assert lines.showlegend is False and lines.line.color == "#9E9E9E"
+    ys = list(lines.y)
     assert ys.count(None) == 7  # 8 lines
-    segments = [[y for y in seg if y is not None] for seg in
-                np.split(np.array(ys, dtype=object), [i for i, y in enumerate(ys) if y is None])]
-    assert [seg for seg in segments if seg] == [[10.0 * i, 10.0 * i + 5] for i in range(1, 9)]
-    assert [t for t in line.text if t] == ids
-    shown = [c for c, y in zip(line.marker.color, ys, strict=True) if y is not None]
-    assert shown.count(STATUS_COLORS["consensus_in"]) == 3  # 75, 80, 85
+    segments = np.split(np.array(ys, dtype=object), [i for i, y in enumerate(ys) if y is None])
+    assert [[y for y in seg if y is not None] for seg in segments] == [
+        [10.0 * i, 10.0 * i + 5] for i in range(1, 9)]
+    assert None not in points.y and sorted(points.y) == sorted(pct)
+    assert [t for t in points.text if t] == ids
+    assert list(points.marker.color).count(STATUS_COLORS["consensus_in"]) == 3  # 75, 80, 85
+    assert len(points.customdata) == len(m)
 
 
 def test_iqr_chart_points_and_median_line():
