@@ -102,8 +102,20 @@ def _quiet(func, *args, **kwargs):
 
 
 def _wide(frame: pd.DataFrame) -> pd.DataFrame:
-    """Panelists × statements of one round: a rating, or NaN for blank / no opinion."""
-    return frame.groupby(["panelist", "statement_id"])["rating"].first().unstack()
+    """Panelists × statements of one round (both sorted): the first rating given, or NaN for
+    blank / no opinion.  As ``groupby(...).first().unstack()``, from integer codes: that took
+    0.12 s per round of 2,000 panelists, mostly grouping the two text columns."""
+    who, panelists = pd.factorize(frame["panelist"], sort=True)
+    what, statements = pd.factorize(frame["statement_id"], sort=True)
+    rating = frame["rating"].to_numpy(float)
+    rated = ~np.isnan(rating)
+    cell = who[rated] * len(statements) + what[rated]
+    _, first = np.unique(cell, return_index=True)  # the first rating of each cell
+    wide = np.full(len(panelists) * len(statements), np.nan)
+    wide[cell[first]] = rating[rated][first]
+    return pd.DataFrame(wide.reshape(len(panelists), len(statements)),
+                        index=pd.Index(panelists, name="panelist"),
+                        columns=pd.Index(statements, name="statement_id"))
 
 
 def _groups(ratings: pd.DataFrame, statements: pd.DataFrame | None, by_domain: bool):
