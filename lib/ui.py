@@ -26,6 +26,7 @@ from lib.sources import is_google_sheet
 from lib.textsafe import escape_markdown
 
 RANK = {role: i for i, role in enumerate(auth.ROLES)}
+MANY_COMMENTS = 20  # a statement with more comments lists them in a table, not line by line
 
 
 # --- routing -----------------------------------------------------------------------------------

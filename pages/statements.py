@@ -124,7 +124,14 @@ if ui.at_least("committee") or cfg.observer_comments:
     comments = comments[comments["statement_id"].isin(family["statement_id"])]
     if comments.empty:
         st.caption("No comments on this statement.")
-    for row in comments.itertuples():
-        st.text(f"Round {row.round}: {row.comment}")
+    elif len(comments) > ui.MANY_COMMENTS:  # a table scrolls and searches; 200 lines would not
+        st.caption(f"{len(comments)} comments: search them with the table's search icon.")
+        st.dataframe(comments[["round", "comment"]], hide_index=True, key="st_comments",
+                     column_config={"round": ROUND,
+                                    "comment": st.column_config.TextColumn("Comment",
+                                                                           width="large")})
+    else:
+        for row in comments.itertuples():
+            st.text(f"Round {row.round}: {row.comment}")
 else:
     st.caption("Comments are shown to the steering committee only.")

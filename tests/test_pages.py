@@ -109,6 +109,20 @@ def test_password_sign_in_grants_the_committee_role(app, password, role):
         assert at.session_state["sign_in_error"] == "That password is not right."
 
 
+def test_many_comments_are_listed_in_a_table(app, monkeypatch):
+    from lib import ui
+
+    monkeypatch.setattr(ui, "MANY_COMMENTS", 1)
+    _observer(app).session_state["role"] = "committee"
+    at = app.run()
+    at.switch_page("pages/statements.py").run()
+    _pick(at, "S05")
+    # AppTest does not expose dataframe keys: the table with a comment column
+    table = next(d.value for d in at.dataframe if "comment" in d.value.columns)
+    assert not at.exception and not at.text and len(table) > 1
+    assert set(table.columns) == {"round", "comment"}
+
+
 def test_committee_sees_comments(app):
     _observer(app).session_state["role"] = "committee"
     at = app.run()
