@@ -39,14 +39,17 @@ class _FrozenFigure(go.Figure):
         return self._frozen_dict
 
 
-def frozen(fig: go.Figure) -> go.Figure:
-    """``fig``, finished: ``to_dict()`` returns one dict computed now, not a new one per call.
+def frozen(fig: Any) -> Any:
+    """``fig``, finished: ``to_dict()`` returns one dict computed now, not a new one per call
+    (anything but a ``go.Figure`` is returned as it is).
 
     ``st.plotly_chart`` calls ``to_dict()`` on every rerun: a deep copy of the whole figure and
     a walk that base64-encodes its arrays (1-2 ms per chart, measured at the S and L benchmark
     sizes).  For a figure cached across reruns that work is the same every time.  Nothing may
     change ``fig`` or the dict afterwards: changes would not reach ``to_dict()``.
     """
+    if type(fig) is not go.Figure:
+        return fig
     as_dict = fig.to_dict()
     fig.__class__ = _FrozenFigure
     fig._frozen_dict = as_dict

@@ -81,8 +81,9 @@ if not coordinator:
 # --- 2. feedback for each panelist (coordinator only) ------------------------------------------
 st.header("Feedback for each panelist")
 rounds = sorted(int(r) for r in data.metrics["round"].unique())
-rnd = st.selectbox("Round just closed", rounds, index=len(rounds) - 1, key="fb_round",
-                   format_func=lambda r: f"Round {r}", width=260)
+round_of = {f"Round {r}": r for r in rounds}  # text options: tests can pick every value
+rnd = round_of[st.selectbox("Round just closed", list(round_of), index=len(rounds) - 1,
+                            key="fb_round", width=260)]
 fd = feedback_data(ui.db_path(), sid, cfg.path, rnd)
 st.caption(f"One document per panelist ({len(fd.panelists)}): for each of the "
            f"{len(fd.metrics)} statements of round {rnd}, the panel's distribution, median, IQR "

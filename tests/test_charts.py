@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from lib import charts, stats
@@ -82,6 +83,15 @@ def test_trajectory_of_many_statements_is_two_grey_traces_lines_broken_between_t
     assert [t for t in points.text if t] == ids
     assert list(points.marker.color).count(STATUS_COLORS["consensus_in"]) == 3  # 75, 80, 85
     assert len(points.customdata) == len(m)
+
+
+def test_a_frozen_figure_serialises_as_it_did():
+    fig = charts.trajectory_chart(METRICS, FAMILIES, 75)
+    before = pio.to_json(fig)
+    frozen = charts.frozen(fig)
+    assert isinstance(frozen, go.Figure) and pio.to_json(frozen) == before
+    assert frozen.to_dict() is frozen.to_dict()  # computed once
+    assert charts.frozen(frozen) is frozen and charts.frozen({"data": []}) == {"data": []}
 
 
 def test_iqr_chart_points_and_median_line():
