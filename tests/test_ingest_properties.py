@@ -315,3 +315,21 @@ def test_half_an_emoji_is_stored_not_fatal(tmp_path):
     with store.connect(tmp_path / "s.duckdb") as con:
         comments = store.comments_for(con, out.snapshot_id)["comment"].tolist()
     assert "Sensible \ufffd" in comments  # shown as the replacement character
+
+
+_HALVES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)  # lone surrogates
+_CELL = st.one_of(st.text(alphabet=st.one_of(_HALVES, st.characters(codec=None),
+                                             st.sampled_from("\\ud83d'\""))),
+                  st.none(), st.integers(), st.floats(allow_nan=False))
+
+
+@given(st.lists(st.lists(_CELL, max_size=6), max_size=8))
+def test_lone_surrogates_are_replaced_in_every_cell_and_nothing_else_changes(rows):
+    # The row screen (repr) must find every cell the plain cell-by-cell pass would change.
+    from lib.ingest import _SURROGATE, _without_lone_surrogates
+
+    want = [[_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for v in row]
+            for row in rows]
+    got = _without_lone_surrogates(_raw({"Round 1": rows})).tabs["Round 1"]
+    event("has a lone surrogate" if want != rows else "has none")
+    assert got == want
