@@ -921,7 +921,7 @@ def gather_feedback(con: Any, snapshot_id: int, cfg: StudyConfig, round_: int | 
         rule=_rule_from_dict(info["rule"]), scale=_scale(cfg), no_opinion=cfg.no_opinion,
         metrics=this(metrics), distribution=this(store.distribution_for(con, snapshot_id)),
         comments=this(store.comments_for(con, snapshot_id)),
-        ratings=this(store.ratings_for(con, snapshot_id)),
+        ratings=store.ratings_for(con, snapshot_id, int(rnd)),
         panelists=tuple(store.feedback_recipients(con, snapshot_id)["panelist"]),
         responded=frozenset(resp.loc[resp["round"] == rnd, "panelist"]))
 

@@ -403,11 +403,14 @@ def problems_for(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFra
         WHERE snapshot_id = ? ORDER BY tab, "row", "column" """, [snapshot_id])
 
 
-def ratings_for(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:
-    """Pseudonymised ratings (round, panelist, statement_id, rating, no_opinion)."""
+def ratings_for(con: duckdb.DuckDBPyConnection, snapshot_id: int, round_: int | None = None
+                ) -> pd.DataFrame:
+    """Pseudonymised ratings (round, panelist, statement_id, rating, no_opinion), of every
+    round or of ``round_`` only."""
     return _df(con, """
         SELECT round, panelist, statement_id, rating, no_opinion FROM ratings
-        WHERE snapshot_id = ? ORDER BY round, statement_id, panelist""", [snapshot_id])
+        WHERE snapshot_id = $sid AND ($rnd IS NULL OR round = $rnd)
+        ORDER BY round, statement_id, panelist""", {"sid": snapshot_id, "rnd": round_})
 
 
 def panel_attributes(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:
