@@ -108,7 +108,7 @@ def _wide(frame: pd.DataFrame) -> pd.DataFrame:
     who, panelists = pd.factorize(frame["panelist"], sort=True)
     what, statements = pd.factorize(frame["statement_id"], sort=True)
     rating = frame["rating"].to_numpy(float)
-    rated = ~np.isnan(rating)
+    rated = ~np.isnan(rating) & (who >= 0) & (what >= 0)  # factorize codes a missing id -1
     cell = who[rated] * len(statements) + what[rated]
     _, first = np.unique(cell, return_index=True)  # the first rating of each cell
     wide = np.full(len(panelists) * len(statements), np.nan)
@@ -266,7 +266,7 @@ def stability(ratings: pd.DataFrame, statements: pd.DataFrame,
               agree: tuple[float, float] = (4, 5)) -> pd.DataFrame:
     """Per statement and round, the paired comparison with its previous version (see
     ``STABILITY_RULE``): Wilcoxon, McNemar on agree / not agree, share changed, change in CV."""
-    valid = ratings.dropna(subset=["rating"])
+    valid = ratings.dropna(subset=["rating", "panelist"])
     # Positions of each (round, statement)'s ratings, paired by panelist code with numpy: a
     # pandas join per pair took 1.3 of the 3.3 s at 2,000 panelists.
     who = pd.factorize(valid["panelist"])[0]
@@ -277,7 +277,8 @@ def stability(ratings: pd.DataFrame, statements: pd.DataFrame,
     for pair in previous_versions(statements).itertuples(index=False):
         prev = at.get((pair.prev_round, pair.prev_statement_id), none)
         cur = at.get((pair.round, pair.statement_id), none)
-        _, i, j = np.intersect1d(who[prev], who[cur], assume_unique=True, return_indices=True)
+        # a panelist rated a version twice only if ingest failed to de-duplicate: the first counts
+        _, i, j = np.intersect1d(who[prev], who[cur], return_indices=True)
         rows.append({**pair._asdict(), **_paired(score[prev[i]], score[cur[j]], agree)})
     cols = ["round", "statement_id", "prev_round", "prev_statement_id", "revised", "n_paired",
             "n_changed", "pct_changed", "mean_prev", "mean", "mean_change", "cv_prev", "cv",
@@ -418,7 +419,8 @@ def _flip(n: int, denom: int, agree: int, disagree: int, status: str, rule: Rule
     (agree, disagree) order, as that scan did; ``tests/test_stats.py`` checks every split of
     small panels against ``apply_rule``.
     """
-    if rule.method != "rule" or rule.median_agree is not None or rule.max_iqr is not None:
+    if rule.method != "rule" or rule.median_agree is not None or rule.median_disagree is not None \
+            or rule.max_iqr is not None:
         return np.nan, None, "rule tests the median or IQR: votes to flip not computed"
     if n == 0 or denom == 0:
         return np.nan, None, "no valid ratings"

@@ -308,9 +308,36 @@ def test_solidity_comet_counts_the_opposite_cap():
     assert stats.solidity(metric_row(11, 2), rule).iloc[0]["votes_to_flip"] == 1
 
 
-def test_solidity_does_not_count_flips_for_median_rules():
-    got = stats.solidity(metric_row(12, 0), preset("median_iqr", 1, 5)).iloc[0]
+@pytest.mark.parametrize("rule", [
+    preset("median_iqr", 1, 5),
+    # a percentage rule whose "consensus out" also tests the median: the flip count would need
+    # the median of every split, so it is not computed (it used to report 0 votes)
+    rule_from_config({"preset": "pct75", "median_disagree": [1, 2]}, 1, 5)])
+def test_solidity_does_not_count_flips_for_median_rules(rule):
+    got = stats.solidity(metric_row(12, 0), rule).iloc[0]
     assert math.isnan(got["votes_to_flip"]) and "median or IQR" in got["note"]
+
+
+def test_stability_counts_a_panelist_once_and_skips_ratings_without_one():
+    # B rated S01 twice in round 1 (only a failed de-duplication could do that): the first
+    # rating counts; a rating without a panelist pairs with nobody.
+    r = pd.DataFrame({"round": [1, 1, 1, 1, 2, 2, 2],
+                      "panelist": ["A", "B", "B", None, "A", "B", None],
+                      "statement_id": "S01", "rating": [1.0, 2, 5, 3, 1, 4, 3],
+                      "no_opinion": False})
+    st = pd.DataFrame({"round": [1, 2], "statement_id": "S01", "revised_from": None})
+    row = stats.stability(r, st).iloc[0]
+    assert (row["n_paired"], row["n_changed"], row["mean_prev"]) == (2, 1, 1.5)
+
+
+def test_wide_matrix_equals_pandas_first_and_drops_rows_without_ids():
+    r = pd.DataFrame({"panelist": ["a", "b", None, "a", "b", "c"],
+                      "statement_id": ["S1", "S2", "S1", "S1", None, "S2"],
+                      "rating": [1.0, np.nan, 5, 2, 4, np.nan]})
+    want = r.groupby(["panelist", "statement_id"])["rating"].first().unstack()
+    got = stats._wide(r).loc[want.index, want.columns]
+    pd.testing.assert_frame_equal(got, want, check_names=False)
+    assert stats._wide(r).loc["b", "S1"] != 5  # the id-less rating lands in nobody's cell
 
 
 # --- sensitivity ----------------------------------------------------------------------------
