@@ -46,7 +46,9 @@ def frozen(fig: Any) -> Any:
     ``st.plotly_chart`` calls ``to_dict()`` on every rerun: a deep copy of the whole figure and
     a walk that base64-encodes its arrays (1-2 ms per chart, measured at the S and L benchmark
     sizes).  For a figure cached across reruns that work is the same every time.  Nothing may
-    change ``fig`` or the dict afterwards: changes would not reach ``to_dict()``.
+    change ``fig`` or the dict afterwards: changes would not reach ``to_dict()``.  (The one
+    change made to it, ``plotly.io.to_json`` popping each trace's ``uid``, is a no-op: no
+    builder here sets one.)
     """
     if type(fig) is not go.Figure:
         return fig
