@@ -96,3 +96,14 @@ def demo_db(demo_db_master, tmp_path) -> Path:
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_db_master, path)
     return path
+
+
+@pytest.fixture
+def app(demo_db, monkeypatch):
+    """AppTest of app.py on a private copy of the demo database (demo mode until a test sets
+    ``[access]`` secrets)."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DELPHI_DB", str(demo_db))
+    monkeypatch.delenv("DELPHI_STUDY", raising=False)
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)

@@ -78,14 +78,6 @@ def live(fake_sheets, rsa_private_key, demo_tabs, tmp_path, monkeypatch):
     return new_session, fake_sheets
 
 
-@pytest.fixture
-def demo(demo_db, monkeypatch):
-    """The bundled demo (a local workbook) in demo mode."""
-    monkeypatch.setenv("DELPHI_DB", str(demo_db))
-    monkeypatch.delenv("DELPHI_STUDY", raising=False)
-    return AppTest.from_file(APP, default_timeout=60)
-
-
 def _coordinator(at: AppTest) -> AppTest:
     at.run()
     return at.switch_page(PAGE).run()
@@ -186,8 +178,8 @@ def test_without_credentials_the_page_says_how_to_configure_them(fake_sheets, tm
 # --- the demo: a local workbook ----------------------------------------------------------------
 
 
-def test_demo_refresh_rereads_the_workbook(demo):
-    at = _coordinator(demo)
+def test_demo_refresh_rereads_the_workbook(app):
+    at = _coordinator(app)
     assert "Source: workbook" in _texts(at)
     at.button(key="co_refresh").click().run()
     assert not at.exception and "No change: the source matches snapshot 1" in _texts(at)
@@ -210,16 +202,16 @@ def test_demo_refresh_picks_up_an_edited_workbook(tmp_path, monkeypatch):
     assert len(problems) == int(_frame(at, "n_problems")["n_problems"].iloc[0]) >= 1
 
 
-def test_refresh_while_another_runs_is_told_so(demo, demo_db):
-    at = _coordinator(demo)
+def test_refresh_while_another_runs_is_told_so(app, demo_db):
+    at = _coordinator(app)
     with refresh_lock(demo_db):  # e.g. the cron job is refreshing right now
         at.button(key="co_refresh").click().run()
     assert not at.exception and "a refresh is already running" in _texts(at)
     assert "Nothing was changed: snapshot 1 is still current" in _texts(at)
 
 
-def test_nonresponders_are_listed_by_identity_for_the_coordinator(demo):
-    at = _coordinator(demo)
+def test_nonresponders_are_listed_by_identity_for_the_coordinator(app):
+    at = _coordinator(app)
     missing = _frame(at, "round", "panelist", "identity")
     assert len(missing) == 1 and missing["round"].tolist() == [3]
     assert "@" in missing["identity"].iloc[0]
@@ -252,15 +244,15 @@ def _signed(at: AppTest, role: str | None) -> AppTest:
 
 
 @pytest.mark.parametrize("role", [None, "committee"])
-def test_coordinator_page_is_unreachable_without_the_coordinator_role(demo, role):
-    at = _signed(demo, role)
+def test_coordinator_page_is_unreachable_without_the_coordinator_role(app, role):
+    at = _signed(app, role)
     assert not at.exception
     with pytest.raises(ValueError):
         at.switch_page(PAGE)
 
 
-def test_signed_in_coordinator_reaches_the_page_and_its_nonresponders(demo):
-    at = _signed(demo, "coordinator")
+def test_signed_in_coordinator_reaches_the_page_and_its_nonresponders(app):
+    at = _signed(app, "coordinator")
     at.switch_page(PAGE).run()
     assert not at.exception and at.title[0].value == "Coordinator"
     assert "identity" in _frame(at, "round", "panelist", "identity").columns

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -20,7 +19,6 @@ from lib import reports
 from lib.auth import hash_password
 from tests.test_reports import Page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 REPORT = {"dl_report_html", "dl_report_xlsx", "dl_metrics_csv"}
 COORDINATOR = {"dl_fb_zip", "dl_fb_merge", "dl_next_csv", "dl_next_xlsx"}
 
@@ -44,11 +42,8 @@ def downloads(monkeypatch) -> dict:
     return seen
 
 
-def _open(demo_db, monkeypatch, role: str | None) -> AppTest:
+def _open(at: AppTest, role: str | None) -> AppTest:
     """The Reports page for ``role`` (None: demo mode, where everyone is coordinator)."""
-    monkeypatch.setenv("DELPHI_DB", str(demo_db))
-    monkeypatch.delenv("DELPHI_STUDY", raising=False)
-    at = AppTest.from_file(APP, default_timeout=90)
     if role is not None:
         at.secrets["access"] = {"coordinator_password_hash": hash_password("x", iterations=1000)}
         if role != "observer":
@@ -63,16 +58,16 @@ def _keys(at: AppTest) -> set[str]:
     return {b.key for b in at.download_button}
 
 
-def test_observer_gets_the_consensus_report_only(demo_db, monkeypatch, downloads):
-    at = _open(demo_db, monkeypatch, "observer")
+def test_observer_gets_the_consensus_report_only(app, downloads):
+    at = _open(app, "observer")
     assert _keys(at) == REPORT
     assert not at.text_area and not at.data_editor and not at.get("iframe")
     html = downloads["delphi_report_snapshot1.html"]()
     assert "steering committee only" in Page(html).text  # no comments for observers
 
 
-def test_committee_edits_the_narrative_of_the_report(demo_db, monkeypatch, downloads):
-    at = _open(demo_db, monkeypatch, "committee")
+def test_committee_edits_the_narrative_of_the_report(app, downloads):
+    at = _open(app, "committee")
     assert _keys(at) == REPORT
     at.text_area(key="rep_narrative_1").input("Our agreed methods text.").run()
     assert not at.exception
@@ -81,8 +76,8 @@ def test_committee_edits_the_narrative_of_the_report(demo_db, monkeypatch, downl
     assert wb["Methods"]["B2"].value == "Our agreed methods text."
 
 
-def test_coordinator_gets_feedback_and_next_round_downloads(demo_db, monkeypatch, downloads):
-    at = _open(demo_db, monkeypatch, None)
+def test_coordinator_gets_feedback_and_next_round_downloads(app, downloads):
+    at = _open(app, None)
     keys = _keys(at)
     assert REPORT | COORDINATOR <= keys
     assert ("dl_fb_pdf" in keys) == (reports.pdf_browser() is not None)
@@ -91,8 +86,8 @@ def test_coordinator_gets_feedback_and_next_round_downloads(demo_db, monkeypatch
     assert len(merge) == 15 and merge[0]["file_name"] == "feedback_round3_P01.html"
 
 
-def test_coordinator_next_round_export_follows_the_editor(demo_db, monkeypatch, downloads):
-    at = _open(demo_db, monkeypatch, None)
+def test_coordinator_next_round_export_follows_the_editor(app, downloads):
+    at = _open(app, None)
     at.session_state["nr_plan_1"] = {
         "edited_rows": {0: {"action": "revise", "revised_text": "Clearer wording."},
                         1: {"action": "drop"}},
@@ -110,8 +105,8 @@ def test_coordinator_next_round_export_follows_the_editor(demo_db, monkeypatch, 
     assert rows[-1]["text"] == "A statement from the comments." and rows[-1]["domain"] == "Dosing"
 
 
-def test_next_round_problem_blocks_the_export(demo_db, monkeypatch):
-    at = _open(demo_db, monkeypatch, None)
+def test_next_round_problem_blocks_the_export(app):
+    at = _open(app, None)
     at.session_state["nr_plan_1"] = {"edited_rows": {0: {"action": "revise"}},
                                      "added_rows": [], "deleted_rows": []}
     at.run()

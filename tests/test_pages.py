@@ -18,13 +18,6 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ROOT = Path(APP).parent
 
 
-@pytest.fixture
-def app(demo_db, monkeypatch):
-    monkeypatch.setenv("DELPHI_DB", str(demo_db))
-    monkeypatch.delenv("DELPHI_STUDY", raising=False)
-    return AppTest.from_file(APP, default_timeout=60)
-
-
 def _observer(at: AppTest) -> AppTest:
     at.secrets["access"] = {"coordinator_password_hash": hash_password("boss", iterations=1000)}
     return at

@@ -7,23 +7,13 @@ role scenario therefore gets its own AppTest (see tests/test_pages.py).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import stats
 from lib.auth import hash_password
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PSEUDONYM = re.compile(r"\bP\d{2,4}\b")
-
-
-@pytest.fixture
-def app(demo_db, monkeypatch):
-    monkeypatch.setenv("DELPHI_DB", str(demo_db))
-    monkeypatch.delenv("DELPHI_STUDY", raising=False)
-    return AppTest.from_file(APP, default_timeout=60)
 
 
 def _page(at: AppTest, page: str) -> AppTest:
