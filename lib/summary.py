@@ -47,19 +47,16 @@ def status_table(metrics: pd.DataFrame, round_choice: str | int = "latest",
     return frame[cols].reset_index(drop=True)
 
 
-def lineage(statements: pd.DataFrame, statement_id: str) -> pd.DataFrame:
-    """Every version of a statement across rounds, following ``revised_from`` both ways."""
-    parent = (statements.dropna(subset=["revised_from"])
-              .drop_duplicates("statement_id").set_index("statement_id")["revised_from"])
-    root = statement_id
-    seen = {root}
-    while root in parent.index and parent[root] not in seen:
-        root = parent[root]
-        seen.add(root)
-    family, frontier = {root}, {root}
-    while frontier:
-        children = set(parent[parent.isin(frontier)].index) - family
-        family |= children
-        frontier = children
-    rows = statements[statements["statement_id"].isin(family)]
+def lineage(statements: pd.DataFrame, statement_id: str,
+            families: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every version of a statement across rounds: the rows of its family (``families``, as
+    ``lib.stats.families`` returns it: the root of the ``revised_from`` chain and every version
+    revised from it; computed from ``statements`` when not given)."""
+    if families is None:
+        from lib.stats import families as family_table
+
+        families = family_table(statements)
+    root = families.loc[families["statement_id"] == statement_id, "family"]
+    members = set(families.loc[families["family"].isin(root), "statement_id"]) | {statement_id}
+    rows = statements[statements["statement_id"].isin(members)]
     return rows.sort_values(["round", "statement_id"]).reset_index(drop=True)

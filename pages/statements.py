@@ -28,7 +28,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     labels = {f"{s} — {short(texts[s], 90)}": s for s in options}
     sid = labels[st.selectbox("Statement", list(labels), key="st_statement")]
 
-family = summary.lineage(stmts, sid)
+family = summary.lineage(stmts, sid, ui.cached_stat("families"))
 fam_metrics = m[m["statement_id"].isin(family["statement_id"])].sort_values("round")
 
 st.subheader("Wording per round")
