@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
-__all__ = ["round_summary", "latest_per_statement", "final_statements", "status_table", "lineage"]
+__all__ = ["round_summary", "latest_per_statement", "final_statements", "status_table", "lineage",
+           "trajectory_rows"]
 
 
 def round_summary(metrics: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
@@ -60,3 +63,16 @@ def lineage(statements: pd.DataFrame, statement_id: str,
     members = set(families.loc[families["family"].isin(root), "statement_id"]) | {statement_id}
     rows = statements[statements["statement_id"].isin(members)]
     return rows.sort_values(["round", "statement_id"]).reset_index(drop=True)
+
+
+def trajectory_rows(metrics: pd.DataFrame, families: pd.DataFrame, picked: Iterable[str],
+                    repeated_only: bool = True) -> pd.DataFrame:
+    """The metrics rows of every version in the families ``picked`` (family ids, as
+    ``lib.stats.families`` names them); with ``repeated_only``, only families rated in more
+    than one round."""
+    family = metrics["statement_id"].map(dict(zip(families["statement_id"], families["family"],
+                                                  strict=True)))
+    rows = metrics[family.isin(set(picked))]
+    if repeated_only:
+        rows = rows[rows.groupby(family[rows.index])["round"].transform("nunique") > 1]
+    return rows

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import charts, stats, ui
+from lib import charts, stats, summary, ui
 from lib.charts import STATUS_LABELS
 from lib.consensus import cutoff_votes
 from lib.textsafe import short
@@ -22,7 +22,6 @@ ui.snapshot_caption()
 cfg = ui.config()
 m = ui.metrics()
 fams = ui.cached_stat("families")
-family_of = dict(zip(fams["statement_id"], fams["family"], strict=True))
 threshold = cfg.rule.threshold
 n_max = int(m["n"].max())
 cut = f" ({cutoff_votes(threshold, n_max)} of {n_max} votes)" if threshold else ""
@@ -47,13 +46,11 @@ with by_statement:
         else:
             domain = st.selectbox("Domain", sorted(m["domain"].dropna().unique()),
                                   key="tr_domain")
-            picked = m.loc[m["domain"] == domain, "statement_id"].map(family_of)
+            picked = fams.loc[fams["statement_id"].isin(m.loc[m["domain"] == domain,
+                                                                 "statement_id"]), "family"]
         repeated = st.toggle("Only statements rated more than once", value=True,
                              key="tr_repeated")
-    sel = m[m["statement_id"].map(family_of).isin(picked)]
-    if repeated:
-        sel = sel[sel.groupby(sel["statement_id"].map(family_of))["round"]
-                  .transform("nunique") > 1]
+    sel = summary.trajectory_rows(m, fams, picked, repeated)
     if sel.empty:
         st.info("No statement matches: pick others, or show statements rated only once.")
     else:

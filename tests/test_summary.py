@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lib.stats import families
 from lib.summary import (
     final_statements,
     latest_per_statement,
     lineage,
     round_summary,
     status_table,
+    trajectory_rows,
 )
 
 METRICS = pd.DataFrame({
@@ -54,3 +56,11 @@ def test_lineage_follows_revisions_both_ways():
 def test_final_statements_leave_out_revised_wordings():
     m = METRICS.assign(revised_from=STATEMENTS["revised_from"])
     assert final_statements(m)["statement_id"].tolist() == ["S01", "S02", "S03b"]
+
+
+def test_trajectory_rows_take_whole_families_and_can_drop_single_round_ones():
+    fams = families(STATEMENTS)
+    got = trajectory_rows(METRICS, fams, ["S01", "S03"], repeated_only=False)
+    assert got["statement_id"].tolist() == ["S01", "S03", "S03a", "S03b"]
+    assert trajectory_rows(METRICS, fams, ["S01", "S03"])["statement_id"].tolist() == [
+        "S03", "S03a", "S03b"]  # S01 was rated in round 1 only
