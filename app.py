@@ -13,8 +13,9 @@ HERE = Path(__file__).resolve().parent
 
 # The favicon is a local PNG (served by this server): a :material/...: icon would be fetched from
 # Google, and an emoji costs the first run 0.1-0.25 s (Streamlit compiles its emoji regex).
-st.set_page_config(page_title="Delphi Dashboard", page_icon=HERE / "data" / "favicon.png",
-                   layout="wide")
+st.set_page_config(
+    page_title="Delphi Dashboard", page_icon=HERE / "data" / "favicon.png", layout="wide"
+)
 
 PAGES = [  # (file, title, icon, minimum role, section)
     ("pages/overview.py", "Overview", ":material/dashboard:", "observer", "Results"),
@@ -22,8 +23,14 @@ PAGES = [  # (file, title, icon, minimum role, section)
     ("pages/trends.py", "Trends", ":material/trending_up:", "observer", "Results"),
     ("pages/panel.py", "Panel", ":material/groups:", "observer", "Results"),
     ("pages/reports.py", "Reports", ":material/description:", "observer", "Reports"),
-    ("pages/coordinator.py", "Coordinator", ":material/admin_panel_settings:", "coordinator",
-     "Coordination"),
+    ("pages/next_round.py", "Next round", ":material/edit_note:", "coordinator", "Reports"),
+    (
+        "pages/coordinator.py",
+        "Coordinator",
+        ":material/admin_panel_settings:",
+        "coordinator",
+        "Coordination",
+    ),
 ]
 
 ui.mark_routed()
@@ -32,13 +39,16 @@ sections: dict[str, list] = {}
 for path, title, icon, minimum, section in PAGES:
     if ui.RANK[role] >= ui.RANK[minimum] and (HERE / path).exists():
         sections.setdefault(section, []).append(
-            st.Page(path, title=title, icon=icon, default=title == "Overview"))
+            st.Page(path, title=title, icon=icon, default=title == "Overview")
+        )
 page = st.navigation(sections)
 
 if ui.demo_mode():
-    st.warning("Demo mode: no sign-in is configured, so every page is open. Configure "
-               "`[access]` in `.streamlit/secrets.toml` before sharing a link.",
-               icon=":material/science:")
+    st.warning(
+        "Demo mode: no sign-in is configured, so every page is open. Configure "
+        "`[access]` in `.streamlit/secrets.toml` before sharing a link.",
+        icon=":material/science:",
+    )
 ui.sign_in_panel()
 ui.resolve_snapshot()
 page.run()

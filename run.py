@@ -47,8 +47,9 @@ def ensure_venv(requirements: str) -> None:
         _say(f"Creating a virtual environment in {VENV}")
         venv.create(VENV, with_pip=True)
     _say(f"Installing {requirements} (first run only; a few minutes)")
-    _run(PY, "-m", "pip", "install", "-qq", "--disable-pip-version-check", "-r",
-         ROOT / requirements)
+    _run(
+        PY, "-m", "pip", "install", "-qq", "--disable-pip-version-check", "-r", ROOT / requirements
+    )
     stamp.write_text(digest)
 
 
@@ -62,15 +63,21 @@ def ensure_chromium() -> None:
         _run("apt-get", "update", "-qq", env=env)
         _run("apt-get", "install", "-y", "-qq", "chromium", env=env, stdout=subprocess.DEVNULL)
     else:
-        _say("Chromium not found and cannot be installed here: browser tests will be skipped "
-             "(install Debian's 'chromium' package to run them)")
+        _say(
+            "Chromium not found and cannot be installed here: browser tests will be skipped "
+            "(install Debian's 'chromium' package to run them)"
+        )
 
 
 def cmd_run(extra: list[str]) -> int:
     ensure_venv("requirements.txt")
     _say("Building the demo study database if needed")
-    _run(PY, "-c", "from lib.config import load_config; from lib.pipeline import "
-         "ensure_demo_db; print('    snapshot', ensure_demo_db(load_config()))")
+    _run(
+        PY,
+        "-c",
+        "from lib.config import load_config; from lib.pipeline import "
+        "ensure_demo_db; print('    snapshot', ensure_demo_db(load_config()))",
+    )
     _say("Starting the dashboard (Ctrl+C to stop)")
     return subprocess.call([str(PY), "-m", "streamlit", "run", "app.py", *extra], cwd=ROOT)
 
@@ -78,9 +85,10 @@ def cmd_run(extra: list[str]) -> int:
 def cmd_test(extra: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
     ensure_chromium()
-    _say("Lint (ruff)")
+    _say("Lint and format check (ruff)")
     _run(PY, "-m", "ruff", "check", ".")
-    _say("Tests (pytest)")
+    _run(PY, "-m", "ruff", "format", "--check", ".")
+    _say("Tests (pytest: tests/ and the doctests in lib/)")
     return subprocess.call([str(PY), "-m", "pytest", *extra], cwd=ROOT)
 
 
@@ -96,8 +104,7 @@ def main(argv: list[str]) -> int:
     try:
         return commands[name](extra)
     except subprocess.CalledProcessError as exc:
-        print(f"error: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}",
-              file=sys.stderr)
+        print(f"error: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}", file=sys.stderr)
         return exc.returncode or 1
 
 

@@ -28,14 +28,22 @@ LARGE = 1_000_000  # cells from which a size counts as large: fewer repeats (see
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", default="S,M,L",
-                   help="comma-separated, of S, M, L (default %(default)s)")
-    p.add_argument("--runs", type=int, default=5,
-                   help="repeats per measurement (default %(default)s; sizes over 1 M cells "
-                        "use at most 3 for the refresh and cold start, 1 for the baseline)")
+    p.add_argument(
+        "--sizes", default="S,M,L", help="comma-separated, of S, M, L (default %(default)s)"
+    )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="repeats per measurement (default %(default)s; sizes over 1 M cells "
+        "use at most 3 for the refresh and cold start, 1 for the baseline)",
+    )
     p.add_argument("--out", default=str(DEFAULT_OUT), help="JSON file (default %(default)s)")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: memory, fetch, "
-                   "baseline, pages, coldstart, requests")
+    p.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated parts to skip: memory, fetch, baseline, pages, coldstart, requests",
+    )
     p.add_argument("--keep", action="store_true", help="keep the generated databases")
     return p
 
@@ -44,11 +52,17 @@ def _child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
     """Run ``python -m <args>`` in a fresh process; the JSON it prints (``BENCH-JSON`` line)."""
     import os
 
-    out = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     for line in reversed(out.stdout.splitlines()):
         if line.startswith("BENCH-JSON "):
-            return json.loads(line[len("BENCH-JSON "):])
+            return json.loads(line[len("BENCH-JSON ") :])
         if line.startswith("{"):
             return json.loads(line)
     raise RuntimeError(f"python -m {' '.join(args)} failed:\n{out.stderr[-3000:]}")
@@ -67,20 +81,28 @@ def bench_size(name: str, runs: int, work: Path, skip: set[str]) -> dict[str, An
     large = size.cells >= LARGE
     cfg, raw = study_config(size), study_raw(size)
     study = write_toml(size, work / f"{name}.toml")
-    out: dict[str, Any] = {"size": {"panelists": size.panelists, "statements": size.statements,
-                                    "rounds": size.rounds, "rating_cells": size.cells,
-                                    "cells": sum(len(r) for t in raw.tabs.values() for r in t)}}
+    out: dict[str, Any] = {
+        "size": {
+            "panelists": size.panelists,
+            "statements": size.statements,
+            "rounds": size.rounds,
+            "rating_cells": size.cells,
+            "cells": sum(len(r) for t in raw.tabs.values() for r in t),
+        }
+    }
     n_refresh = min(runs, 3) if large else runs
     _say(f"[{name}] refresh × {n_refresh}")
-    out["refresh"] = [timed_refresh(cfg, raw, work / f"{name}-{k}.duckdb")
-                      for k in range(n_refresh)]
+    out["refresh"] = [
+        timed_refresh(cfg, raw, work / f"{name}-{k}.duckdb") for k in range(n_refresh)
+    ]
     db = str(work / f"{name}-{n_refresh - 1}.duckdb")
     sid = out["refresh"][-1]["snapshot_id"]
     del raw
     if "memory" not in skip:
         _say(f"[{name}] peak memory")
-        out["memory"] = _child(["bench.refresh", "--memory", name, "--db",
-                                str(work / f"{name}-mem.duckdb")])
+        out["memory"] = _child(
+            ["bench.refresh", "--memory", name, "--db", str(work / f"{name}-mem.duckdb")]
+        )
     if "fetch" not in skip:
         _say(f"[{name}] fetch from the fake Sheets API")
         out["fetch"] = sheets.timed_fetch(size)
@@ -128,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
-        print(f"error: unknown size {unknown[0]!r}; choose from {', '.join(SIZES)}",
-              file=sys.stderr)
+        print(
+            f"error: unknown size {unknown[0]!r}; choose from {', '.join(SIZES)}", file=sys.stderr
+        )
         return 2
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     result = run(sizes, max(1, args.runs), skip, args.keep)

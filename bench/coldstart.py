@@ -48,11 +48,26 @@ def _wait_health(url: str, proc: subprocess.Popen, deadline: float) -> float:
 
 
 def _streamlit(port: int, env: dict[str, str]) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _browser_once(browser: Any, title: str, env: dict[str, str]) -> dict[str, float]:
@@ -76,8 +91,12 @@ def _browser_once(browser: Any, title: str, env: dict[str, str]) -> dict[str, fl
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return {"first_page_s": shown - t0, "server_ready_s": ready - t0,
-            "frontend_loaded_s": loaded - t0, "server_cpu_s": cpu}
+    return {
+        "first_page_s": shown - t0,
+        "server_ready_s": ready - t0,
+        "frontend_loaded_s": loaded - t0,
+        "server_cpu_s": cpu,
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -90,16 +109,21 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _apptest_once(env: dict[str, str]) -> dict[str, float]:
-    code = ("import time; t0 = time.monotonic()\n"
-            "from streamlit.testing.v1 import AppTest\n"
-            "at = AppTest.from_file('app.py', default_timeout=300).run()\n"
-            "assert not at.exception, at.exception\n"
-            "print(time.monotonic() - t0)")
+    code = (
+        "import time; t0 = time.monotonic()\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=300).run()\n"
+        "assert not at.exception, at.exception\n"
+        "print(time.monotonic() - t0)"
+    )
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True)
-    return {"first_page_s": time.monotonic() - t0,
-            "import_and_run_s": float(out.stdout.strip().splitlines()[-1])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return {
+        "first_page_s": time.monotonic() - t0,
+        "import_and_run_s": float(out.stdout.strip().splitlines()[-1]),
+    }
 
 
 def cold_start(db: str, study: str, title: str, runs: int) -> dict[str, Any]:
@@ -110,13 +134,17 @@ def cold_start(db: str, study: str, title: str, runs: int) -> dict[str, Any]:
     except ImportError:
         sync_playwright = None
     if sync_playwright is None or not CHROMIUM.exists():
-        return {"method": "AppTest in a fresh process (no Chromium)",
-                "runs": [_apptest_once(env) for _ in range(runs)]}
+        return {
+            "method": "AppTest in a fresh process (no Chromium)",
+            "runs": [_apptest_once(env) for _ in range(runs)],
+        }
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             out = [_browser_once(browser, title, env) for _ in range(runs)]
         finally:
             browser.close()
-    return {"method": "streamlit run + Chromium (Playwright), until the Overview h1 is visible",
-            "runs": out}
+    return {
+        "method": "streamlit run + Chromium (Playwright), until the Overview h1 is visible",
+        "runs": out,
+    }

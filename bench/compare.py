@@ -1,9 +1,10 @@
 """Ours vs the analyst-style baseline: the same numbers from the same stored snapshot, timed.
 
-Ours is the dashboard's own code: ``lib.consensus.compute_metrics`` (DuckDB SQL, what a refresh
-stores) and ``lib.stats.kendall_w`` / ``lib.stats.stability`` (what the Trends page computes
-once per snapshot).  Both sides start from the snapshot's ``ratings_for`` / ``statements_for``
-frames, loaded before the clock starts.
+Ours is the dashboard's own code: ``lib.analysis.consensus.compute_metrics`` (DuckDB SQL over
+the ratings frame, what a refresh stores) and ``lib.analysis.agreement.kendall_w`` /
+``lib.analysis.stability.stability`` (what the Trends page computes once per snapshot).  Both
+sides start from the snapshot's ``ratings_for`` / ``statements_for`` frames, loaded before the
+clock starts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from bench.baseline import METRIC_NUMBERS, baseline
 from lib import store
-from lib.consensus import compute_metrics
+from lib.analysis.consensus import compute_metrics
 
 __all__ = ["ours", "side_by_side", "TOLERANCE"]
 
@@ -27,32 +28,36 @@ KENDALL_NUMBERS = ["n_panelists", "n_statements", "w", "chi2", "p"]
 
 
 def _has_stats() -> bool:
-    return importlib.util.find_spec("lib.stats") is not None
+    return importlib.util.find_spec("lib.analysis.agreement") is not None
 
 
-def ours(con: Any, sid: int, cfg: Any, ratings: pd.DataFrame, statements: pd.DataFrame
-         ) -> dict[str, Any]:
+def ours(
+    con: Any, sid: int, cfg: Any, ratings: pd.DataFrame, statements: pd.DataFrame
+) -> dict[str, Any]:
     """The dashboard's metrics and statistics for snapshot ``sid``, each timed."""
     seconds: dict[str, float] = {}
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
-    out["metrics"] = compute_metrics(con, sid, cfg.rule, cfg.no_opinion_in_denominator)
+    out["metrics"] = compute_metrics(ratings, cfg.rule, cfg.no_opinion_in_denominator)
     seconds["metrics"] = time.perf_counter() - t0
     if _has_stats():
-        from lib import stats
+        from lib.analysis.agreement import kendall_w
+        from lib.analysis.stability import stability
 
         for name in ("stability", "kendall"):
             t0 = time.perf_counter()
-            out[name] = (stats.stability(ratings, statements) if name == "stability"
-                         else stats.kendall_w(ratings, statements))
+            out[name] = (
+                stability(ratings, statements)
+                if name == "stability"
+                else kendall_w(ratings, statements)
+            )
             seconds[name] = time.perf_counter() - t0
     seconds["total"] = sum(seconds.values())
     out["seconds"] = seconds
     return out
 
 
-def _max_diff(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], cols: list[str]
-              ) -> dict[str, Any]:
+def _max_diff(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], cols: list[str]) -> dict[str, Any]:
     """Largest absolute difference over ``cols`` after joining on ``keys`` (NaN must match)."""
     joined = a.merge(b, on=keys, how="outer", suffixes=("", "_b"), indicator=True)
     unmatched = int((joined["_merge"] != "both").sum())
@@ -68,21 +73,28 @@ def _max_diff(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], cols: list[str]
         worst = max(worst, d)
         if d > TOLERANCE:
             bad.append(f"{c}: differs by {d:.3g}")
-    return {"rows": len(joined), "unmatched_rows": unmatched, "max_abs_diff": worst,
-            "problems": bad}
+    return {
+        "rows": len(joined),
+        "unmatched_rows": unmatched,
+        "max_abs_diff": worst,
+        "problems": bad,
+    }
 
 
 def _check(mine: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    checks = {"metrics": _max_diff(mine["metrics"], base["metrics"], ["round", "statement_id"],
-                                   METRIC_NUMBERS)}
+    checks = {
+        "metrics": _max_diff(
+            mine["metrics"], base["metrics"], ["round", "statement_id"], METRIC_NUMBERS
+        )
+    }
     status = mine["metrics"].merge(base["metrics"], on=["round", "statement_id"])
     if not (status["status_x"] == status["status_y"]).all():
         checks["metrics"]["problems"].append("status differs")
     if "stability" in mine:
-        checks["stability"] = _max_diff(mine["stability"], base["stability"],
-                                        ["round", "statement_id"], STABILITY_NUMBERS)
-        checks["kendall"] = _max_diff(mine["kendall"], base["kendall"], ["round"],
-                                      KENDALL_NUMBERS)
+        checks["stability"] = _max_diff(
+            mine["stability"], base["stability"], ["round", "statement_id"], STABILITY_NUMBERS
+        )
+        checks["kendall"] = _max_diff(mine["kendall"], base["kendall"], ["round"], KENDALL_NUMBERS)
     for c in checks.values():
         c["equal"] = not c["problems"] and not c["unmatched_rows"]
     return checks
@@ -96,7 +108,9 @@ def side_by_side(db: str, cfg: Any, sid: int, runs: int = 1) -> dict[str, Any]:
         ratings, statements = store.ratings_for(con, sid), store.statements_for(con, sid)
         mine = [ours(con, sid, cfg, ratings, statements) for _ in range(runs)]
     base = [baseline(ratings, statements) for _ in range(runs)]
-    return {"ours_seconds": [m["seconds"] for m in mine],
-            "baseline_seconds": [b["seconds"] for b in base],
-            "checks": _check(mine[-1], base[-1]),
-            "stats_available": "stability" in mine[-1]}
+    return {
+        "ours_seconds": [m["seconds"] for m in mine],
+        "baseline_seconds": [b["seconds"] for b in base],
+        "checks": _check(mine[-1], base[-1]),
+        "stats_available": "stability" in mine[-1],
+    }

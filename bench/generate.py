@@ -62,8 +62,9 @@ SIZES = {"S": Size("S", 15, 40, 3), "M": Size("M", 300, 120, 3), "L": Size("L", 
 @cache
 def _demo() -> ModuleType:
     """data/demo/generate.py (not a package): its labels, domains and statement texts."""
-    spec = importlib.util.spec_from_file_location("demo_generate",
-                                                  ROOT / "data" / "demo" / "generate.py")
+    spec = importlib.util.spec_from_file_location(
+        "demo_generate", ROOT / "data" / "demo" / "generate.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
     spec.loader.exec_module(module)  # type: ignore[union-attr]
@@ -78,9 +79,15 @@ def study_config(size: Size) -> StudyConfig:
 def _config_dict(size: Size) -> dict[str, Any]:
     demo = _demo()
     return {
-        "title": f"Benchmark study {size.name}", "source": "", "timezone": TIME_ZONE,
-        "scale": {"min": 1, "max": 5, "labels": {v: k for k, v in demo.LABELS.items()},
-                  "no_opinion": [demo.UNABLE]},
+        "title": f"Benchmark study {size.name}",
+        "source": "",
+        "timezone": TIME_ZONE,
+        "scale": {
+            "min": 1,
+            "max": 5,
+            "labels": {v: k for k, v in demo.LABELS.items()},
+            "no_opinion": [demo.UNABLE],
+        },
         "rounds": {f"Round {r}": r for r in range(1, size.rounds + 1)},
         "consensus": {"preset": "pct75"},
     }
@@ -90,21 +97,36 @@ def write_toml(size: Size, path: str | Path) -> Path:
     """Write the study configuration as a TOML file (for ``DELPHI_STUDY``)."""
     d = _config_dict(size)
     q = json.dumps  # a JSON string is a valid TOML basic string for this text
-    lines = [f"title = {q(d['title'])}", 'source = ""', f"timezone = {q(TIME_ZONE)}",
-             "[scale]", "min = 1", "max = 5", f"no_opinion = [{q(d['scale']['no_opinion'][0])}]",
-             "[scale.labels]", *[f"{q(k)} = {v}" for k, v in d["scale"]["labels"].items()],
-             "[rounds]", *[f"{q(k)} = {v}" for k, v in d["rounds"].items()],
-             "[consensus]", 'preset = "pct75"']
+    lines = [
+        f"title = {q(d['title'])}",
+        'source = ""',
+        f"timezone = {q(TIME_ZONE)}",
+        "[scale]",
+        "min = 1",
+        "max = 5",
+        f"no_opinion = [{q(d['scale']['no_opinion'][0])}]",
+        "[scale.labels]",
+        *[f"{q(k)} = {v}" for k, v in d["scale"]["labels"].items()],
+        "[rounds]",
+        *[f"{q(k)} = {v}" for k, v in d["rounds"].items()],
+        "[consensus]",
+        'preset = "pct75"',
+    ]
     p = Path(path)
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return p
 
 
 def study_raw(size: Size, seed: int = SEED) -> RawSource:
-    """The study's tabs as a RawSource, the way ``lib.gsheets.read_sheet`` returns them."""
+    """The study's tabs as a RawSource, the way ``lib.sources.gsheets.read_sheet`` returns them."""
     tabs = study_tabs(size, seed)
-    return RawSource(tabs=tabs, source=f"bench-{size.name}", title=f"Benchmark {size.name}",
-                     time_zone=TIME_ZONE, all_tabs=list(tabs))
+    return RawSource(
+        tabs=tabs,
+        source=f"bench-{size.name}",
+        title=f"Benchmark {size.name}",
+        time_zone=TIME_ZONE,
+        all_tabs=list(tabs),
+    )
 
 
 @dataclass
@@ -124,8 +146,14 @@ def _first_items(n: int, rng: np.random.Generator) -> _Items:
     base = [row[5] for row in demo.CATALOGUE]
     texts = [f"{base[i % len(base)]} (item {i + 1})" for i in range(n)]
     domains = [demo.DOMAINS[i * len(demo.DOMAINS) // n] for i in range(n)]
-    return _Items([f"S{i + 1:03d}" for i in range(n)], texts, domains, [None] * n,
-                  rng.uniform(1.5, 4.8, n), rng.uniform(0.4, 1.1, n))
+    return _Items(
+        [f"S{i + 1:03d}" for i in range(n)],
+        texts,
+        domains,
+        [None] * n,
+        rng.uniform(1.5, 4.8, n),
+        rng.uniform(0.4, 1.1, n),
+    )
 
 
 def _revise(items: _Items, rnd: int, rng: np.random.Generator) -> _Items:
@@ -142,8 +170,9 @@ def _revise(items: _Items, rnd: int, rng: np.random.Generator) -> _Items:
     return _Items(ids, texts, items.domains, revised, mu, items.sd)
 
 
-def _ratings(items: _Items, prev: np.ndarray | None, lean: np.ndarray,
-             rng: np.random.Generator) -> np.ndarray:
+def _ratings(
+    items: _Items, prev: np.ndarray | None, lean: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Panelists × statements ratings 1..5: fresh in round 1, then nudged toward the median."""
     if prev is None:
         z = rng.standard_normal((len(lean), len(items.ids)))
@@ -167,8 +196,9 @@ def _codes(ratings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _cell_values() -> np.ndarray:
     demo = _demo()
-    return np.array(["", *(demo.LABELS[k] for k in range(1, 6)), demo.UNABLE, "Agreee"],
-                    dtype=object)
+    return np.array(
+        ["", *(demo.LABELS[k] for k in range(1, 6)), demo.UNABLE, "Agreee"], dtype=object
+    )
 
 
 def _comments(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -187,8 +217,14 @@ def _header(items: _Items, rnd: int) -> list[str]:
     return head
 
 
-def _round_rows(items: _Items, rnd: int, who: np.ndarray, ratings: np.ndarray, emails: list[str],
-                rng: np.random.Generator) -> list[list[Any]]:
+def _round_rows(
+    items: _Items,
+    rnd: int,
+    who: np.ndarray,
+    ratings: np.ndarray,
+    emails: list[str],
+    rng: np.random.Generator,
+) -> list[list[Any]]:
     """A round tab: header, then one row per submission in timestamp order."""
     codes = _codes(ratings[who], rng)
     body = np.empty((len(who), 2 * len(items.ids)), dtype=object)
@@ -196,8 +232,10 @@ def _round_rows(items: _Items, rnd: int, who: np.ndarray, ratings: np.ndarray, e
     body[:, 1::2] = _comments(codes.shape, rng)
     start = (FIRST_DAY - EPOCH).days + 28 * (rnd - 1)
     stamps = start + rng.uniform(0, 14, len(who)) + 7 / 24
-    rows = [[float(t), _written(emails[p], rng), *cells]
-            for t, p, cells in zip(stamps, who, body.tolist(), strict=True)]
+    rows = [
+        [float(t), _written(emails[p], rng), *cells]
+        for t, p, cells in zip(stamps, who, body.tolist(), strict=True)
+    ]
     rows += _duplicates(rows, rng)
     rows.sort(key=lambda r: r[0])
     return [_header(items, rnd), *(_trim(r) for r in rows)]
@@ -242,16 +280,32 @@ def study_tabs(size: Size, seed: int = SEED) -> dict[str, list[list[Any]]]:
             active = active[rng.random(len(active)) >= P_DROP]
         ratings = _ratings(items, ratings, lean, rng)
         tabs[f"Round {rnd}"] = _round_rows(items, rnd, active, ratings, emails, rng)
-        statements += [[sid, rnd, dom, text, rev or ""] for sid, dom, text, rev in zip(
-            items.ids, items.domains, items.texts, items.revised_from, strict=True)]
-    tabs["Statements"] = [["statement_id", "round", "domain", "text", "revised_from"],
-                          *(_trim(r) for r in statements)]
+        statements += [
+            [sid, rnd, dom, text, rev or ""]
+            for sid, dom, text, rev in zip(
+                items.ids, items.domains, items.texts, items.revised_from, strict=True
+            )
+        ]
+    tabs["Statements"] = [
+        ["statement_id", "round", "domain", "text", "revised_from"],
+        *(_trim(r) for r in statements),
+    ]
     tabs["Panel"] = _panel_rows(emails, rng)
     return tabs
 
 
 def _panel_rows(emails: list[str], rng: np.random.Generator) -> list[list[Any]]:
     head = ["Email Address", "Name", "Country", "Practice setting", "Years in practice"]
-    return [head, *([e, f"Panelist {k + 1}", COUNTRIES[int(rng.integers(len(COUNTRIES)))],
-                     SETTINGS[int(rng.integers(len(SETTINGS)))], int(rng.integers(5, 35))]
-                    for k, e in enumerate(emails))]
+    return [
+        head,
+        *(
+            [
+                e,
+                f"Panelist {k + 1}",
+                COUNTRIES[int(rng.integers(len(COUNTRIES)))],
+                SETTINGS[int(rng.integers(len(SETTINGS)))],
+                int(rng.integers(5, 35)),
+            ]
+            for k, e in enumerate(emails)
+        ),
+    ]

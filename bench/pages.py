@@ -87,24 +87,35 @@ class _Counter:
 
 def _widget_changers(at: Any) -> Iterator[tuple[str, Callable[[int], Any]]]:
     """Ways to change one widget on the page, most useful first: (description, change(k))."""
+
     def usable(ws: Any) -> list[Any]:
         return [w for w in ws if getattr(w, "key", None) not in SKIP_KEYS and not w.disabled]
 
     for w in usable(at.main.selectbox):
         if len(w.options) >= 2:
             key, n = w.key, len(w.options)
-            yield (f"selectbox {key!r}",
-                   lambda k, key=key, n=n: at.selectbox(key=key).select_index((k + 1) % n))
+            yield (
+                f"selectbox {key!r}",
+                lambda k, key=key, n=n: at.selectbox(key=key).select_index((k + 1) % n),
+            )
     for w in usable(at.main.multiselect):
         if w.options:
             key, opt = w.key, w.options[0]
-            yield (f"multiselect {key!r}", lambda k, key=key, opt=opt: at.multiselect(
-                key=key).set_value([opt] if k % 2 == 0 else []))
+            yield (
+                f"multiselect {key!r}",
+                lambda k, key=key, opt=opt: at.multiselect(key=key).set_value(
+                    [opt] if k % 2 == 0 else []
+                ),
+            )
     for w in usable(at.main.button_group):
         if w.options:
             key, opts = w.key, w.options
-            yield (f"pills {key!r}", lambda k, key=key, opts=opts: at.button_group(
-                key=key).set_value([opts[k % len(opts)]]))
+            yield (
+                f"pills {key!r}",
+                lambda k, key=key, opts=opts: at.button_group(key=key).set_value(
+                    [opts[k % len(opts)]]
+                ),
+            )
     for kind in ("radio", "checkbox", "toggle"):
         for w in usable(getattr(at.main, kind)):
             yield (f"{kind} {w.key!r}", _flip(at, kind, w))
@@ -167,8 +178,12 @@ def measure_page(page: str, runs: int, counter: _Counter) -> dict[str, Any]:
     at = AppTest.from_file(str(APP), default_timeout=300)
     at.switch_page(page)
     first = _timed_run(at)
-    out: dict[str, Any] = {"page": page, "first_render_s": first,
-                           "first_render_cpu_s": _CPU[-1], "errors": _errors(at)}
+    out: dict[str, Any] = {
+        "page": page,
+        "first_render_s": first,
+        "first_render_cpu_s": _CPU[-1],
+        "errors": _errors(at),
+    }
     at, changer, out["notes"] = _working_changer(page, runs)
     out["widget"] = changer[0] if changer else "none (plain rerun)"
     times, conns, cpu_from = [], [], len(_CPU)
@@ -179,8 +194,11 @@ def measure_page(page: str, runs: int, counter: _Counter) -> dict[str, Any]:
         times.append(_timed_run(at))
         conns.append(counter.n - before)
         out["errors"] += [e for e in _errors(at) if e not in out["errors"]]
-    out.update(rerun_s=_stats(times), rerun_cpu_s=_stats(_CPU[cpu_from:]),
-               connections_per_rerun=max(conns) if conns else 0)
+    out.update(
+        rerun_s=_stats(times),
+        rerun_cpu_s=_stats(_CPU[cpu_from:]),
+        connections_per_rerun=max(conns) if conns else 0,
+    )
     return out
 
 

@@ -1,16 +1,17 @@
 """The refresh, timed step by step, and its peak memory (``python -m bench.refresh``).
 
-The timed call is the real ``lib.pipeline.refresh(cfg, db, raw=raw)`` (validate -> store ->
-compute, no fetch) on raw tab values held in memory; thin wrappers around ``lib.store``'s
-functions time the steps inside it:
+The timed call is the real ``lib.pipeline.refresh(cfg, db, raw=raw)`` (validate -> compute ->
+store, no fetch) on raw tab values held in memory; thin wrappers around the functions it calls
+time the steps inside it:
 
 * ``ingest``  — ``lib.ingest.ingest``: parse every cell, build the tidy ratings and the validation
   report (the pipeline's ``validate`` timing);
 * ``hash``    — ``store.content_hash`` of the raw tabs (decides "no change");
 * ``load``    — writing the snapshot's tables into DuckDB (``store and compute`` minus compute);
-* ``compute`` — per-statement metrics and status (``compute_metrics``), the only computation a
-  refresh stores (``lib.stats`` figures are computed on first view, cached per snapshot, and
-  timed by ``bench.compare`` and the pages' first render);
+* ``compute`` — per-statement metrics and status (``compute_metrics`` of the ingested ratings,
+  as ``lib.pipeline`` calls it), the only computation a refresh stores (``lib.analysis``
+  statistics are computed on first view, cached per snapshot, and timed by ``bench.compare`` and
+  the pages' first render);
 * ``other``   — lock, connection, schema, the result's problems and changes queries.
 """
 
@@ -31,7 +32,7 @@ from lib import pipeline, store
 __all__ = ["STEPS", "timed_refresh", "peak_rss_mb"]
 
 STEPS = ["ingest", "hash", "load", "compute", "other", "total", "cpu"]
-# Functions of lib.store that compute (rather than load) during write_snapshot.
+# Functions lib.pipeline calls during its "store and compute" step that compute, not load.
 _COMPUTE_NAMES = ("compute_metrics",)
 
 
@@ -60,23 +61,29 @@ def timed_refresh(cfg: Any, raw: Any, db: str | Path) -> dict[str, Any]:
     with ExitStack() as stack:
         stack.enter_context(_spy(store, "content_hash", spans, "hash"))
         for name in _COMPUTE_NAMES:
-            if hasattr(store, name):
-                stack.enter_context(_spy(store, name, spans, "compute"))
+            stack.enter_context(_spy(pipeline, name, spans, "compute"))
         t0, c0 = time.perf_counter(), time.process_time()
         res = pipeline.refresh(cfg, db, raw=raw)
         total, cpu = time.perf_counter() - t0, time.process_time() - c0
     if res.outcome != "new":
         raise RuntimeError(f"expected a new snapshot, got {res.outcome}")
     timings = dict(res.timings)
-    out = {"ingest": timings.get("validate", 0.0), "hash": spans.get("hash", 0.0),
-           "compute": spans.get("compute", 0.0)}
+    out = {
+        "ingest": timings.get("validate", 0.0),
+        "hash": spans.get("hash", 0.0),
+        "compute": spans.get("compute", 0.0),
+    }
     out["load"] = timings.get("store and compute", 0.0) - out["compute"]
     out["other"] = total - sum(out.values())
     out["total"] = total
     out["cpu"] = cpu  # CPU seconds of every thread: well above total when DuckDB runs in parallel,
     # well below it when other work on the machine takes the CPUs
-    return {"steps": out, "pipeline_timings": timings, "snapshot_id": res.snapshot_id,
-            "counts": {k: int(v) for k, v in res.counts.items()}}
+    return {
+        "steps": out,
+        "pipeline_timings": timings,
+        "snapshot_id": res.snapshot_id,
+        "counts": {k: int(v) for k, v in res.counts.items()},
+    }
 
 
 def peak_rss_mb() -> float:
@@ -118,8 +125,12 @@ def memory_child(size_name: str, db: str) -> dict[str, Any]:
     pipeline.refresh(cfg, db, raw=raw)
     seconds = time.perf_counter() - t0
     peak = _vm_hwm_mb() if reset else peak_rss_mb()
-    return {"rss_before_mb": round(before, 1), "peak_rss_mb": round(peak, 1),
-            "peak_is_refresh_only": reset, "seconds": round(seconds, 3)}
+    return {
+        "rss_before_mb": round(before, 1),
+        "peak_rss_mb": round(peak, 1),
+        "peak_is_refresh_only": reset,
+        "seconds": round(seconds, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

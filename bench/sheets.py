@@ -30,8 +30,9 @@ def _fake(tabs: dict[str, list[list[Any]]]) -> tuple[Any, dict[str, Any]]:
     return fake, {"credentials_info": info, "session": fake_session(fake.url)}
 
 
-def requests_per_rounds(max_rounds: int = 10, panelists: int = 15, statements: int = 40
-                        ) -> list[dict[str, Any]]:
+def requests_per_rounds(
+    max_rounds: int = 10, panelists: int = 15, statements: int = 40
+) -> list[dict[str, Any]]:
     """One refresh from the fake sheet per number of rounds, 1..max_rounds: requests made."""
     out = []
     with tempfile.TemporaryDirectory(prefix="bench-sheets-") as tmp:
@@ -39,10 +40,20 @@ def requests_per_rounds(max_rounds: int = 10, panelists: int = 15, statements: i
             size = Size(f"R{rounds}", panelists, statements, rounds)
             fake, google = _fake(study_tabs(size))
             try:
-                res = refresh(study_config(size), Path(tmp) / f"r{rounds}.duckdb",
-                              source=fake.sheet_url, google=google)
-                out.append({"rounds": rounds, "requests": res.requests,
-                            "server_saw": fake.count(), "tabs": len(fake.tabs)})
+                res = refresh(
+                    study_config(size),
+                    Path(tmp) / f"r{rounds}.duckdb",
+                    source=fake.sheet_url,
+                    google=google,
+                )
+                out.append(
+                    {
+                        "rounds": rounds,
+                        "requests": res.requests,
+                        "server_saw": fake.count(),
+                        "tabs": len(fake.tabs),
+                    }
+                )
             finally:
                 google["session"].close()
                 fake.stop()
@@ -50,8 +61,8 @@ def requests_per_rounds(max_rounds: int = 10, panelists: int = 15, statements: i
 
 
 def timed_fetch(size: Size) -> dict[str, Any]:
-    """Seconds for ``lib.gsheets.read_sheet`` of a study's tabs from the fake (local HTTP)."""
-    from lib.gsheets import read_sheet
+    """Seconds for ``lib.sources.gsheets.read_sheet`` of a study's tabs from the local fake."""
+    from lib.sources.gsheets import read_sheet
 
     fake, google = _fake(study_tabs(size))
     try:

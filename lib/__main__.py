@@ -1,4 +1,4 @@
-"""Command line: ``python -m lib refresh|export|report|hash-password ...``.
+"""Command line: ``python -m lib refresh|export|report|hash-password|unlock ...``.
 
 Exit status 0 on success; on failure a one-line reason on stderr and a non-zero status
 (2 for a usage or configuration error, 1 for a failed refresh or export).
@@ -16,9 +16,27 @@ from lib import store
 from lib.config import ConfigError, load_config
 from lib.pipeline import DEFAULT_DB, RefreshError, refresh
 
-EXPORT_COLUMNS = ["round", "statement_id", "domain", "text", "n", "n_no_opinion", "n_missing",
-                  "pct_agree", "pct_neutral", "pct_disagree", "median", "q1", "q3", "iqr",
-                  "mean", "sd", "min", "max", "status"]
+EXPORT_COLUMNS = [
+    "round",
+    "statement_id",
+    "domain",
+    "text",
+    "n",
+    "n_no_opinion",
+    "n_missing",
+    "pct_agree",
+    "pct_neutral",
+    "pct_disagree",
+    "median",
+    "q1",
+    "q3",
+    "iqr",
+    "mean",
+    "sd",
+    "min",
+    "max",
+    "status",
+]
 
 
 _DB = os.environ.get("DELPHI_DB") or str(DEFAULT_DB)
@@ -31,10 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--study", help="study TOML (default: the bundled demo)")
     r.add_argument("--source", help="workbook path or Google Sheet URL/key (overrides the study)")
     r.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
-    r.add_argument("--credentials", help="service-account JSON file (or set "
-                   "DELPHI_GOOGLE_CREDENTIALS)")
-    r.add_argument("--wait", type=float, default=60.0,
-                   help="seconds to wait for a refresh already running (default: %(default)s)")
+    r.add_argument(
+        "--credentials", help="service-account JSON file (or set DELPHI_GOOGLE_CREDENTIALS)"
+    )
+    r.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for a refresh already running (default: %(default)s)",
+    )
     e = sub.add_parser("export", help="write the consensus metrics of the current snapshot")
     e.add_argument("--format", choices=["csv"], default="csv")
     e.add_argument("--round", type=int, help="only this round")
@@ -43,29 +66,63 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output file")
     _add_report(sub)
     _add_hash_password(sub)
+    _add_unlock(sub)
     return p
 
 
 def _add_report(sub) -> None:
     rep = sub.add_parser(
-        "report", help="write the consensus report (HTML or XLSX)",
+        "report",
+        help="write the consensus report (HTML or XLSX)",
         description="The consensus report of a snapshot: a self-contained HTML file (opens "
-        "offline, prints to PDF) or a workbook with one sheet per table.")
+        "offline, prints to PDF) or a workbook with one sheet per table.",
+    )
     rep.add_argument("--format", choices=["html", "xlsx"], required=True)
     rep.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
     rep.add_argument("--study", help="study TOML (default: the bundled demo)")
     rep.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
-    rep.add_argument("--narrative", help="text file with the edited methods-and-results text "
-                     "(default: the text drafted from the data)")
+    rep.add_argument(
+        "--narrative",
+        help="text file with the edited methods-and-results text "
+        "(default: the text drafted from the data)",
+    )
     rep.add_argument("--out", required=True, help="output file")
 
 
 def _add_hash_password(sub) -> None:
     sub.add_parser(
-        "hash-password", help="print the salted hash of a sign-in password for [access]",
+        "hash-password",
+        help="print the salted hash of a sign-in password for [access]",
         description="Prints the PBKDF2 hash to paste into .streamlit/secrets.toml as "
         "coordinator_password_hash or committee_password_hash. At a terminal the password is "
-        "asked for twice and not echoed; otherwise the first line of standard input is used.")
+        "asked for twice and not echoed; otherwise the first line of standard input is used.",
+    )
+
+
+def _add_unlock(sub) -> None:
+    u = sub.add_parser(
+        "unlock",
+        help="clear a sign-in lock-out after repeated wrong passwords",
+        description="Forgets the failed sign-ins counted for a role (default: every role) in "
+        "<db>.signin.json, so that role can sign in again at once; the running app reads the "
+        "file on its next sign-in attempt.",
+    )
+    u.add_argument("--role", choices=["coordinator", "committee"], help="only this role")
+    u.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    from lib.auth import clear_lockout, throttle_path
+
+    cleared = clear_lockout(args.db, args.role)
+    if cleared:
+        print(f"Cleared the failed sign-ins of {', '.join(cleared)} in {throttle_path(args.db)}.")
+    else:
+        print(
+            f"No failed sign-ins of {args.role or 'any role'} recorded in "
+            f"{throttle_path(args.db)}; nothing to clear."
+        )
+    return 0
 
 
 def _read_password() -> str:
@@ -98,20 +155,25 @@ def _refresh(args: argparse.Namespace) -> int:
     if creds:
         google["credentials_file"] = creds
     progress = (lambda step: print(f"… {step}", file=sys.stderr)) if sys.stderr.isatty() else None
-    res = refresh(cfg, args.db, source=args.source, google=google, wait=args.wait,
-                  progress=progress)
+    res = refresh(
+        cfg, args.db, source=args.source, google=google, wait=args.wait, progress=progress
+    )
     if res.outcome == "no_change":
         print(f"No change: the source matches snapshot {res.snapshot_id}.")
         return 0
     c = res.counts
-    print(f"Snapshot {res.snapshot_id} stored in {res.seconds:.2f} s: {c['n_rounds']} rounds, "
-          f"{c['n_respondents']} respondents of {c['n_invited']} invited, "
-          f"{c['n_statements']} statements, {c['n_ratings']} ratings, "
-          f"{c['n_problems']} problems.")
+    print(
+        f"Snapshot {res.snapshot_id} stored in {res.seconds:.2f} s: {c['n_rounds']} rounds, "
+        f"{c['n_respondents']} respondents of {c['n_invited']} invited, "
+        f"{c['n_statements']} statements, {c['n_ratings']} ratings, "
+        f"{c['n_problems']} problems."
+    )
     for row in res.changes.itertuples():
         removed = f", {row.removed_responses} removed" if row.removed_responses else ""
-        print(f"  round {row.round}: {row.respondents} respondents "
-              f"({row.new_responses} new, {row.changed_responses} changed{removed})")
+        print(
+            f"  round {row.round}: {row.respondents} respondents "
+            f"({row.new_responses} new, {row.changed_responses} changed{removed})"
+        )
     for p in res.problems.head(20).itertuples():
         print(f"  problem: {p.tab} row {p.row} column {p.column}: {p.kind} — {p.message}")
     if len(res.problems) > 20:
@@ -135,10 +197,12 @@ def _export(args: argparse.Namespace) -> int:
         frame = store.metrics_for(con, sid)
     if args.round is not None:
         if args.round not in set(frame["round"]):
-            raise ValueError(f"round {args.round} is not in snapshot {sid} "
-                             f"(rounds: {', '.join(map(str, sorted(set(frame['round']))))})")
+            raise ValueError(
+                f"round {args.round} is not in snapshot {sid} "
+                f"(rounds: {', '.join(map(str, sorted(set(frame['round']))))})"
+            )
         frame = frame[frame["round"] == args.round]
-    from lib.reports import safe_csv
+    from lib.reports.safety import safe_csv
 
     Path(args.out).write_text(safe_csv(frame[EXPORT_COLUMNS]), encoding="utf-8")
     print(f"Wrote {len(frame)} rows of snapshot {sid} to {args.out}")
@@ -146,7 +210,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from lib import reports
+    from lib.reports import data as report_data
+    from lib.reports.html import html_report
+    from lib.reports.inputs import StoreFrames, report_inputs
+    from lib.reports.xlsx import xlsx_report
 
     cfg = load_config(args.study)
     if not Path(args.db).exists():
@@ -154,12 +221,13 @@ def _report(args: argparse.Namespace) -> int:
     narrative = Path(args.narrative).read_text(encoding="utf-8") if args.narrative else None
     with store.connect(args.db) as con:
         sid = _snapshot(con, args.snapshot)
-        data = reports.with_narrative(reports.gather(con, sid, cfg), narrative)
+        frames = report_inputs(StoreFrames(con, sid))
+    data = report_data.with_narrative(report_data.build_report_data(frames, cfg), narrative)
     out = Path(args.out)
     if args.format == "html":
-        out.write_text(reports.html_report(data), encoding="utf-8")
+        out.write_text(html_report(data), encoding="utf-8")
     else:
-        out.write_bytes(reports.xlsx_report(data))
+        out.write_bytes(xlsx_report(data))
     print(f"Wrote the {args.format.upper()} report of snapshot {sid} to {out}")
     return 0
 
@@ -167,8 +235,13 @@ def _report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    handlers = {"refresh": _refresh, "export": _export, "report": _report,
-                "hash-password": _hash_password}
+    handlers = {
+        "refresh": _refresh,
+        "export": _export,
+        "report": _report,
+        "hash-password": _hash_password,
+        "unlock": _unlock,
+    }
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -9,15 +9,26 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from lib.consensus import PRESETS, Rule, rule_from_config
+from lib.analysis.rules import PRESETS, Rule, rule_from_config
 
 __all__ = ["StudyConfig", "ConfigError", "load_config", "config_from_dict", "DEMO_CONFIG"]
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo" / "study.toml"
 
 _TOP_KEYS = {
-    "title", "source", "identity_column", "timestamp_column", "statements_tab", "panel_tab",
-    "timezone", "date_order", "comment_pattern", "scale", "rounds", "consensus", "privacy",
+    "title",
+    "source",
+    "identity_column",
+    "timestamp_column",
+    "statements_tab",
+    "panel_tab",
+    "timezone",
+    "date_order",
+    "comment_pattern",
+    "scale",
+    "rounds",
+    "consensus",
+    "privacy",
 }
 _SCALE_KEYS = {"min", "max", "labels", "no_opinion", "no_opinion_in_denominator"}
 _PRIVACY_KEYS = {"min_group_size", "observer_comments"}
@@ -155,9 +166,18 @@ def config_from_dict(d: dict[str, Any], base_dir: Path | None = None) -> StudyCo
         candidate = base_dir / source
         source = str(candidate) if candidate.suffix.lower() in (".xlsx", ".xlsm") else source
     return StudyConfig(
-        source=source, rounds=rounds, scale_min=lo, scale_max=hi, labels=labels, no_opinion=no_op,
-        rule=rule, no_opinion_in_denominator=denom, min_group_size=size,
-        observer_comments=obs_comments, raw=d, **simple,
+        source=source,
+        rounds=rounds,
+        scale_min=lo,
+        scale_max=hi,
+        labels=labels,
+        no_opinion=no_op,
+        rule=rule,
+        no_opinion_in_denominator=denom,
+        min_group_size=size,
+        observer_comments=obs_comments,
+        raw=d,
+        **simple,
     )
 
 

@@ -1,8 +1,9 @@
-"""A refresh, as one unit: fetch -> validate -> store -> compute.
+"""A refresh, as one unit: fetch -> validate (ingest) -> compute metrics -> store the snapshot.
 
 If any step fails, nothing is written but a line in ``refresh_log``: the last good snapshot stays
 current.  Two refreshes cannot interleave: an exclusive lock file beside the database serialises
-them (the second waits up to ``wait`` seconds, then is told a refresh is running).
+them (the second waits up to ``wait`` seconds, then is told a refresh is running).  This is the
+only module that joins the stages: ``lib.store`` stores what it is given and computes nothing.
 """
 
 from __future__ import annotations
@@ -16,18 +17,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from lib import store
+from lib.analysis.consensus import compute_metrics
 from lib.config import StudyConfig
-from lib.ingest import IngestError, ingest
+from lib.ingest import IngestError, IngestResult, ingest
 from lib.sources import RawSource, SourceError, is_google_sheet, read_source
 
-__all__ = ["RefreshResult", "RefreshError", "RefreshBusy", "refresh", "refresh_lock",
-           "ensure_demo_db", "DEFAULT_DB"]
+__all__ = [
+    "DEFAULT_DB",
+    "RefreshBusy",
+    "RefreshError",
+    "RefreshResult",
+    "ensure_demo_db",
+    "refresh",
+    "refresh_lock",
+]
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "delphi.duckdb"
 Progress = Callable[[str], None]
+_COUNTS = ("n_rounds", "n_invited", "n_respondents", "n_statements", "n_ratings", "n_problems")
 
 
 class RefreshError(RuntimeError):
@@ -63,6 +74,33 @@ class RefreshResult:
         return sum(self.timings.values())
 
 
+@dataclass
+class _Run:
+    """One refresh under way: what it reads, where it writes, whom it tells, how long it took."""
+
+    cfg: StudyConfig
+    db_path: str | Path
+    source: str
+    progress: Progress | None = None
+    google: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Announce step ``name``, run ``fn`` and add its duration to ``timings[name]``."""
+        if self.progress:
+            self.progress(name)
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.timings[name] = time.perf_counter() - t0
+
+    def elapsed(self) -> float:
+        """Seconds since the refresh began."""
+        return time.perf_counter() - self.started
+
+
 @contextmanager
 def refresh_lock(db_path: str | Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the exclusive refresh lock of ``db_path`` (raise RefreshBusy after ``wait`` s)."""
@@ -71,9 +109,11 @@ def refresh_lock(db_path: str | Path, wait: float = 0.0) -> Iterator[None]:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:  # a read-only data folder, or a file where the folder should be
-        raise RefreshError("lock", f"cannot create the lock file {lock_path} ({exc.strerror}): "
-                           "the database folder must be writable; set DELPHI_DB to another "
-                           "path") from exc
+        raise RefreshError(
+            "lock",
+            f"cannot create the lock file {lock_path} ({exc.strerror}): the database folder "
+            "must be writable; set DELPHI_DB to another path",
+        ) from exc
     deadline = time.monotonic() + wait
     try:
         while True:
@@ -82,50 +122,50 @@ def refresh_lock(db_path: str | Path, wait: float = 0.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise RefreshBusy("lock", "a refresh is already running; try again when it "
-                                      "has finished") from None
+                    raise RefreshBusy(
+                        "lock", "a refresh is already running; try again when it has finished"
+                    ) from None
                 time.sleep(0.1)
         yield
     finally:
         os.close(fd)  # closing releases the lock
 
 
-def _step(name: str, progress: Progress | None, timings: dict[str, float],
-          fn: Callable[[], Any]) -> Any:
-    if progress:
-        progress(name)
-    t0 = time.perf_counter()
-    try:
-        return fn()
-    finally:
-        timings[name] = time.perf_counter() - t0
-
-
-def refresh(cfg: StudyConfig, db_path: str | Path = DEFAULT_DB, *, source: str | None = None,
-            raw: RawSource | None = None, progress: Progress | None = None, wait: float = 0.0,
-            google: dict[str, Any] | None = None) -> RefreshResult:
+def refresh(
+    cfg: StudyConfig,
+    db_path: str | Path = DEFAULT_DB,
+    *,
+    source: str | None = None,
+    raw: RawSource | None = None,
+    progress: Progress | None = None,
+    wait: float = 0.0,
+    google: dict[str, Any] | None = None,
+) -> RefreshResult:
     """Fetch the source, validate it and store a new snapshot with its metrics."""
-    src = source or cfg.source
-    t_start = time.perf_counter()
+    run = _Run(cfg, db_path, source or cfg.source, progress, google or {})
     with refresh_lock(db_path, wait):
         try:
-            return _refresh_locked(cfg, db_path, src, raw, progress, google or {}, t_start)
+            return _refresh_locked(run, raw)
         except RefreshError as exc:
-            _log_failure(db_path, src, exc, t_start)
+            _log_failure(run, exc)
             raise
 
 
-def _refresh_locked(cfg, db_path, src, raw, progress, google, t_start) -> RefreshResult:
-    timings: dict[str, float] = {}
+def _refresh_locked(run: _Run, raw: RawSource | None) -> RefreshResult:
+    """The refresh itself, under the lock; ``raw`` skips the fetch."""
+    cfg = run.cfg
     if raw is None:
-        raw = _guard("fetch", lambda: _step(
-            "fetch", progress, timings, lambda: _fetch(cfg, src, google)))
-    result = _guard("validate", lambda: _step("validate", progress, timings,
-                                              lambda: ingest(raw, cfg)))
-    digest = _guard("store", lambda: store.content_hash(
-        {t: raw.tabs.get(t) for t in cfg.tabs()}, cfg.raw))
-    return _guard("store", lambda: _store(cfg, db_path, src, raw, result, digest, progress,
-                                          timings, t_start))
+        raw = _guard(
+            "fetch", lambda: run.step("fetch", lambda: _fetch(cfg, run.source, run.google))
+        )
+    result = _guard("validate", lambda: run.step("validate", lambda: ingest(raw, cfg)))
+    digest = _guard("store", lambda: store.content_hash(_hashed_tabs(raw, cfg), cfg.raw))
+    return _guard("store", lambda: _store(run, raw, result, digest))
+
+
+def _hashed_tabs(raw: RawSource, cfg: StudyConfig) -> dict[str, list[list[Any]] | None]:
+    """The tabs the study reads (None for an absent optional one): what "no change" compares."""
+    return {t: raw.tabs.get(t) for t in cfg.tabs()}
 
 
 def _fetch(cfg: StudyConfig, src: str, google: dict[str, Any]) -> RawSource:
@@ -136,34 +176,51 @@ def _fetch(cfg: StudyConfig, src: str, google: dict[str, Any]) -> RawSource:
     return read_source(src, list(cfg.rounds), optional_tabs=optional, **google)
 
 
-def _store(cfg, db_path, src, raw, result, digest, progress, timings, t_start) -> RefreshResult:
-    with store.connect(db_path) as con:
+def _store(run: _Run, raw: RawSource, result: IngestResult, digest: str) -> RefreshResult:
+    """A new snapshot with its metrics, or "no change" when the content is the latest one's."""
+    with store.connect(run.db_path) as con:
         prev = store.latest_snapshot_id(con)
-        seen = {"source": src, "title": raw.title, "tabs": list(raw.all_tabs or raw.tabs)}
+        tabs = list(raw.all_tabs or raw.tabs)
+        seen = {"source": run.source, "title": raw.title, "tabs": tabs}
         store.set_setting(con, "source_seen", seen)
-        same = con.execute("SELECT snapshot_id FROM snapshots WHERE snapshot_id = ? AND "
-                           "content_hash = ?", [prev, digest]).fetchone()
-        if same:
-            store.log_refresh(con, src, "no_change", prev, "nothing new since the last snapshot",
-                              time.perf_counter() - t_start)
-            return RefreshResult("no_change", prev, prev, store.problems_for(con, prev),
-                                 store.changes_between(con, prev, prev), timings, raw.requests,
-                                 source_title=raw.title, source_tabs=seen["tabs"])
-        sid = _step("store and compute", progress, timings, lambda: store.write_snapshot(
-            con, result, cfg.rule, source=src, source_title=raw.title, study_title=cfg.title,
-            digest=digest, config=cfg.raw, denom_no_opinion=cfg.no_opinion_in_denominator,
-            started=t_start))
-        store.log_refresh(con, src, "new", sid, f"snapshot {sid} stored",
-                          time.perf_counter() - t_start)
-        info = store.snapshot_info(con, sid)
-        return RefreshResult("new", sid, prev, store.problems_for(con, sid),
-                             store.changes_between(con, prev, sid), timings, raw.requests,
-                             {k: info[k] for k in ("n_rounds", "n_invited", "n_respondents",
-                                                   "n_statements", "n_ratings", "n_problems")},
-                             raw.title, seen["tabs"])
+        if prev is not None and store.snapshot_hash(con, prev) == digest:
+            outcome, sid, counts = "no_change", prev, {}
+            message = "nothing new since the last snapshot"
+        else:
+            sid = run.step("store and compute", lambda: _write(run, con, raw, result, digest))
+            outcome, message = "new", f"snapshot {sid} stored"
+        store.log_refresh(con, run.source, outcome, sid, message, run.elapsed())
+        if outcome == "new":
+            info = store.snapshot_info(con, sid)
+            counts = {k: info[k] for k in _COUNTS}
+        problems, changes = store.problems_for(con, sid), store.changes_between(con, prev, sid)
+    return RefreshResult(
+        outcome, sid, prev, problems, changes, run.timings, raw.requests, counts, raw.title, tabs
+    )
+
+
+def _write(
+    run: _Run, con: duckdb.DuckDBPyConnection, raw: RawSource, result: IngestResult, digest: str
+) -> int:
+    """Compute the snapshot's metrics from the ingested ratings, then store both at once."""
+    cfg = run.cfg
+    metrics = compute_metrics(result.ratings, cfg.rule, cfg.no_opinion_in_denominator)
+    return store.write_snapshot(
+        con,
+        result,
+        metrics,
+        rule=cfg.rule.as_dict(),
+        source=run.source,
+        source_title=raw.title,
+        study_title=cfg.title,
+        digest=digest,
+        config=cfg.raw,
+        started=run.started,
+    )
 
 
 def _guard(step: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn``; any failure becomes a RefreshError naming ``step``."""
     try:
         return fn()
     except RefreshError:
@@ -174,18 +231,25 @@ def _guard(step: str, fn: Callable[[], Any]) -> Any:
         raise RefreshError(step, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _log_failure(db_path, src: str, exc: RefreshError, t_start: float) -> None:
+def _log_failure(run: _Run, exc: RefreshError) -> None:
+    """Record the failed attempt, if the database can be opened at all."""
     try:
-        with store.connect(db_path, wait=2) as con:
-            store.log_refresh(con, src, "failed", store.latest_snapshot_id(con), str(exc),
-                              time.perf_counter() - t_start)
+        with store.connect(run.db_path, wait=2) as con:
+            store.log_refresh(
+                con, run.source, "failed", store.latest_snapshot_id(con), str(exc), run.elapsed()
+            )
     except Exception:  # the failure itself is what the caller needs to see
         pass
 
 
-def ensure_demo_db(cfg: StudyConfig, db_path: str | Path = DEFAULT_DB,
-                   progress: Progress | None = None, google: dict[str, Any] | None = None, *,
-                   rebuild_corrupt: bool = False) -> int:
+def ensure_demo_db(
+    cfg: StudyConfig,
+    db_path: str | Path = DEFAULT_DB,
+    progress: Progress | None = None,
+    google: dict[str, Any] | None = None,
+    *,
+    rebuild_corrupt: bool = False,
+) -> int:
     """Build the database from the configured source if it has no snapshot yet; return current.
 
     ``google`` (credentials) is passed to the Google Sheets reader, as in :func:`refresh`.
@@ -199,8 +263,8 @@ def ensure_demo_db(cfg: StudyConfig, db_path: str | Path = DEFAULT_DB,
         current = _current(db_path, rebuild_corrupt, move_aside=True)  # did another process win?
         if current is not None:
             return current
-        return _refresh_locked(cfg, db_path, cfg.source, None, progress, google or {},
-                               time.perf_counter()).snapshot_id
+        run = _Run(cfg, db_path, cfg.source, progress, google or {})
+        return _refresh_locked(run, None).snapshot_id
 
 
 def _current(db_path: str | Path, tolerate_corrupt: bool, move_aside: bool = False) -> int | None:
@@ -214,6 +278,12 @@ def _current(db_path: str | Path, tolerate_corrupt: bool, move_aside: bool = Fal
         if move_aside:  # only under the refresh lock: nobody else is moving or building it
             kept = store.move_aside(db_path)
             with store.connect(db_path) as con:
-                store.log_refresh(con, str(db_path), "rebuilt", None, f"{exc} The damaged file "
-                                  f"was kept as {kept.name}; a new database was built", 0.0)
+                store.log_refresh(
+                    con,
+                    str(db_path),
+                    "rebuilt",
+                    None,
+                    f"{exc} The damaged file was kept as {kept.name}; a new database was built",
+                    0.0,
+                )
         return None

@@ -89,8 +89,10 @@ def take(out: Path, only: list[str]) -> int:
                 report = page_report(page)
                 if report["errors"]:
                     failed += 1
-                    print(f"{name}: error on the page, no screenshot: {report['errors']}",
-                          file=sys.stderr)
+                    print(
+                        f"{name}: error on the page, no screenshot: {report['errors']}",
+                        file=sys.stderr,
+                    )
                     continue
                 _at_rest(page)
                 wait_idle(page)

@@ -13,8 +13,13 @@ from lib.sources import RawSource
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-LABELS = {"Strongly disagree": 1, "Disagree": 2, "Neither agree nor disagree": 3, "Agree": 4,
-          "Strongly agree": 5}
+LABELS = {
+    "Strongly disagree": 1,
+    "Disagree": 2,
+    "Neither agree nor disagree": 3,
+    "Agree": 4,
+    "Strongly agree": 5,
+}
 
 pytest_plugins = ["tests.conftest_gsheets"]
 
@@ -22,7 +27,9 @@ pytest_plugins = ["tests.conftest_gsheets"]
 def tiny_config(**overrides):
     """A 5-point, two-round study configuration (≥ 75% agreement)."""
     base = {
-        "title": "Tiny study", "source": "tiny.xlsx", "timezone": "Europe/London",
+        "title": "Tiny study",
+        "source": "tiny.xlsx",
+        "timezone": "Europe/London",
         "scale": {"min": 1, "max": 5, "labels": LABELS, "no_opinion": ["Unable to judge"]},
         "rounds": {"Round 1": 1, "Round 2": 2},
         "consensus": {"preset": "pct75"},
@@ -36,8 +43,14 @@ def tiny_tabs() -> dict[str, list[list]]:
     t = dt.datetime
     return {
         "Round 1": [
-            ["Timestamp", "Email Address", "S01. Low doses work", "Comments (optional)",
-             "S02. Peels are safe", "Any final remarks?"],
+            [
+                "Timestamp",
+                "Email Address",
+                "S01. Low doses work",
+                "Comments (optional)",
+                "S02. Peels are safe",
+                "Any final remarks?",
+            ],
             [t(2026, 9, 1, 9), "a@x.example", "Agree", "Sensible", "Disagree", ""],
             [t(2026, 9, 1, 10), "b@x.example", "Strongly agree", "", "Unable to judge"],
             [t(2026, 9, 2, 11), "c@x.example", "Agree", "", "Agree", "thanks"],
@@ -47,7 +60,7 @@ def tiny_tabs() -> dict[str, list[list]]:
         "Round 2": [
             ["Timestamp", "Email Address", "S02. Peels are safe", "Comments (optional)"],
             [t(2026, 10, 1, 9), "a@x.example", "Agree", ""],
-            [t(2026, 10, 1, 10), "c@x.example", "Strongly agree", "=HYPERLINK(\"x\")"],
+            [t(2026, 10, 1, 10), "c@x.example", "Strongly agree", '=HYPERLINK("x")'],
             [t(2026, 10, 2, 9), "b@x.example", "Agree", ""],
         ],
         "Panel": [

@@ -509,7 +509,7 @@ class _Handler(BaseHTTPRequestHandler):
 _HOW_TO = """\
 Point the dashboard at the fake (nothing contacts Google):
 
-  DELPHI_SHEETS_API_BASE=http://127.0.0.1:PORT   # lib.gsheets sends Google API calls here
+  DELPHI_SHEETS_API_BASE=http://127.0.0.1:PORT   # lib.sources.gsheets sends Google API calls here
   DELPHI_GOOGLE_CREDENTIALS=FILE                 # the --credentials-out service account
 
 e.g.  DELPHI_SHEETS_API_BASE=http://127.0.0.1:8765 DELPHI_GOOGLE_CREDENTIALS=/tmp/fake-sa.json \\

@@ -17,6 +17,7 @@ import time
 
 from lib import pipeline, store
 from lib.config import load_config
+from lib.store import snapshots
 
 
 def _mark(name: str, hold: str | None) -> None:
@@ -26,7 +27,7 @@ def _mark(name: str, hold: str | None) -> None:
 
 
 def _trace(hold: str | None) -> None:
-    insert, write = store._insert, store.write_snapshot
+    insert, write = snapshots._insert, store.write_snapshot
 
     def traced_insert(con, table, *args, **kwargs):
         insert(con, table, *args, **kwargs)
@@ -37,7 +38,7 @@ def _trace(hold: str | None) -> None:
         _mark("committed", hold)
         return sid
 
-    store._insert, store.write_snapshot = traced_insert, traced_write
+    snapshots._insert, store.write_snapshot = traced_insert, traced_write
 
 
 def main(argv: list[str] | None = None) -> int:

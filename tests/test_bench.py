@@ -86,5 +86,6 @@ def test_targets_are_evaluated(result):
     targets = {t["target"]: t for t in result["summary"]["targets"]}
     assert "refresh S ≤ 0.5 s" in targets
     assert all(isinstance(t["met"], bool) for t in targets.values())
-    assert not any(isinstance(t["value"], float) and math.isnan(t["value"])
-                   for t in targets.values())
+    assert not any(
+        isinstance(t["value"], float) and math.isnan(t["value"]) for t in targets.values()
+    )

@@ -97,15 +97,25 @@ def test_report_xlsx(db, metrics, tmp_path):
 def test_report_with_edited_narrative(db, tmp_path):
     text, out = tmp_path / "methods.txt", tmp_path / "report.html"
     text.write_text("Edited by the coordinator.", encoding="utf-8")
-    argv = ["report", "--format", "html", "--db", str(db), "--narrative", str(text),
-            "--out", str(out)]
+    argv = [
+        "report",
+        "--format",
+        "html",
+        "--db",
+        str(db),
+        "--narrative",
+        str(text),
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     assert "Edited by the coordinator." in Page(out.read_text(encoding="utf-8")).text
 
 
 def test_export_of_a_missing_round_fails(db, tmp_path, capsys):
-    err = _fails(capsys, ["export", "--db", str(db), "--round", "9", "--out",
-                          str(tmp_path / "x.csv")])
+    err = _fails(
+        capsys, ["export", "--db", str(db), "--round", "9", "--out", str(tmp_path / "x.csv")]
+    )
     assert "round 9 is not in snapshot 1 (rounds: 1, 2, 3)" in err
 
 
@@ -117,35 +127,99 @@ def test_missing_database_fails_and_creates_nothing(tmp_path, capsys, command):
 
 
 def test_report_of_an_unknown_snapshot_fails(db, tmp_path, capsys):
-    err = _fails(capsys, ["report", "--format", "xlsx", "--db", str(db), "--snapshot", "42",
-                          "--out", str(tmp_path / "x.xlsx")])
+    err = _fails(
+        capsys,
+        [
+            "report",
+            "--format",
+            "xlsx",
+            "--db",
+            str(db),
+            "--snapshot",
+            "42",
+            "--out",
+            str(tmp_path / "x.xlsx"),
+        ],
+    )
     assert "Snapshot 42 does not exist" in err
 
 
 def test_report_with_a_bad_study_file_fails_as_configuration(db, tmp_path, capsys):
-    err = _fails(capsys, ["report", "--format", "html", "--db", str(db), "--study",
-                          str(tmp_path / "nope.toml"), "--out", str(tmp_path / "x")], status=2)
+    err = _fails(
+        capsys,
+        [
+            "report",
+            "--format",
+            "html",
+            "--db",
+            str(db),
+            "--study",
+            str(tmp_path / "nope.toml"),
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        status=2,
+    )
     assert "Study configuration not found" in err
 
 
 def test_report_into_a_missing_folder_fails(db, tmp_path, capsys):
-    _fails(capsys, ["report", "--format", "html", "--db", str(db), "--out",
-                    str(tmp_path / "no" / "such" / "dir" / "r.html")])
+    _fails(
+        capsys,
+        [
+            "report",
+            "--format",
+            "html",
+            "--db",
+            str(db),
+            "--out",
+            str(tmp_path / "no" / "such" / "dir" / "r.html"),
+        ],
+    )
 
 
 def test_python_dash_m_lib_writes_a_report(db, tmp_path):
     out = tmp_path / "r.xlsx"
-    res = subprocess.run([sys.executable, "-m", "lib", "report", "--format", "xlsx", "--db",
-                          str(db), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lib",
+            "report",
+            "--format",
+            "xlsx",
+            "--db",
+            str(db),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert openpyxl.load_workbook(io.BytesIO(out.read_bytes())).sheetnames == SHEETS
 
 
 def test_python_dash_m_lib_failure_exits_non_zero(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "lib", "export", "--db",
-                          str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "x.csv")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lib",
+            "export",
+            "--db",
+            str(tmp_path / "none.duckdb"),
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
-        f"error: database {tmp_path / 'none.duckdb'} not found; run 'python -m lib refresh'"]
+        f"error: database {tmp_path / 'none.duckdb'} not found; run 'python -m lib refresh'"
+    ]

@@ -35,8 +35,9 @@ def test_at_a_terminal_the_password_is_asked_twice_without_echo(monkeypatch, cap
     answers = iter([PASSWORD, PASSWORD])
     prompts = []
     monkeypatch.setattr(sys, "stdin", _Terminal())
-    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: prompts.append(prompt)
-                        or next(answers))
+    monkeypatch.setattr(
+        cli.getpass, "getpass", lambda prompt: prompts.append(prompt) or next(answers)
+    )
     assert cli.main(["hash-password"]) == 0
     assert prompts == ["Password: ", "Password again: "]
     assert verify_password(PASSWORD, capsys.readouterr().out.strip())
@@ -60,7 +61,13 @@ def test_empty_or_short_password_is_refused(monkeypatch, capsys, given):
 
 
 def test_hash_password_as_a_process_reads_a_pipe():
-    done = subprocess.run([sys.executable, "-m", "lib", "hash-password"], cwd=ROOT,
-                          input=PASSWORD + "\n", capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "lib", "hash-password"],
+        cwd=ROOT,
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stderr == ""
     assert verify_password(PASSWORD, done.stdout.strip())

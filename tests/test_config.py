@@ -16,19 +16,22 @@ def test_demo_config_loads():
     assert cfg.tabs() == ["Round 1", "Round 2", "Round 3", "Statements", "Panel"]
 
 
-@pytest.mark.parametrize("override,key", [
-    ({"colour": "blue"}, "'colour' is not a known key"),
-    ({"scale": {"min": 1, "max": 5, "labels": {"Agree": 9}}}, "'scale.labels.Agree'"),
-    ({"scale": {"min": 1, "max": 5, "steps": 5}}, "'scale.steps' is not a known key"),
-    ({"rounds": {"Round 1": 0}}, "'rounds.Round 1' must be a round number"),
-    ({"rounds": {"Round 1": 1, "Round 2": 1}}, "same round number"),
-    ({"rounds": {}}, "'rounds' must be a table"),
-    ({"timezone": "Mars/Olympus"}, "'timezone' must be an IANA zone"),
-    ({"date_order": "DYM"}, "'date_order' must be one of"),
-    ({"privacy": {"min_group_size": 0}}, "'privacy.min_group_size'"),
-    ({"title": 3}, "'title' must be a str"),
-    ({"consensus": {"preset": "pct75", "threshold": 0}}, "consensus.threshold"),
-])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ({"colour": "blue"}, "'colour' is not a known key"),
+        ({"scale": {"min": 1, "max": 5, "labels": {"Agree": 9}}}, "'scale.labels.Agree'"),
+        ({"scale": {"min": 1, "max": 5, "steps": 5}}, "'scale.steps' is not a known key"),
+        ({"rounds": {"Round 1": 0}}, "'rounds.Round 1' must be a round number"),
+        ({"rounds": {"Round 1": 1, "Round 2": 1}}, "same round number"),
+        ({"rounds": {}}, "'rounds' must be a table"),
+        ({"timezone": "Mars/Olympus"}, "'timezone' must be an IANA zone"),
+        ({"date_order": "DYM"}, "'date_order' must be one of"),
+        ({"privacy": {"min_group_size": 0}}, "'privacy.min_group_size'"),
+        ({"title": 3}, "'title' must be a str"),
+        ({"consensus": {"preset": "pct75", "threshold": 0}}, "consensus.threshold"),
+    ],
+)
 def test_bad_value_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace("(", r"\(").replace(".", r"\.")):
         tiny_config(**override)

@@ -1,4 +1,5 @@
-"""lib.consensus: metrics and rule-based status, checked against independent references."""
+"""lib.analysis.consensus and .rules: metrics and rule-based status, against independent
+references."""
 
 from __future__ import annotations
 
@@ -6,28 +7,33 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.consensus import apply_rule, cutoff_votes, metrics_from_ratings, preset, rule_from_config
+from lib.analysis.consensus import apply_rule, compute_metrics
+from lib.analysis.rules import cutoff_votes, preset, rule_from_config
 
 
 def _ratings(values, statement="S01", rnd=1, no_opinion=0, missing=0):
-    rows = [{"round": rnd, "statement_id": statement, "rating": float(v), "no_opinion": False}
-            for v in values]
-    rows += [{"round": rnd, "statement_id": statement, "rating": np.nan, "no_opinion": True}] \
-        * no_opinion
-    rows += [{"round": rnd, "statement_id": statement, "rating": np.nan, "no_opinion": False}] \
-        * missing
+    rows = [
+        {"round": rnd, "statement_id": statement, "rating": float(v), "no_opinion": False}
+        for v in values
+    ]
+    rows += [
+        {"round": rnd, "statement_id": statement, "rating": np.nan, "no_opinion": True}
+    ] * no_opinion
+    rows += [
+        {"round": rnd, "statement_id": statement, "rating": np.nan, "no_opinion": False}
+    ] * missing
     return pd.DataFrame(rows)
 
 
 def _one(values, rule, **kw):
-    return metrics_from_ratings(_ratings(values, **kw), rule).iloc[0]
+    return compute_metrics(_ratings(values, **kw), rule).iloc[0]
 
 
 def test_quantiles_are_r_type_7():
     # R: quantile(c(1, 2, 4, 7, 9, 9), c(.25, .5, .75), type = 7) -> 2.5, 5.5, 8.5
     m = _one([1, 2, 4, 7, 9, 9], preset("pct75", 1, 9))
     assert (m["q1"], m["median"], m["q3"], m["iqr"]) == (2.5, 5.5, 8.5, 6.0)
-    np.testing.assert_allclose([m["q1"], m["q3"]], np.quantile([1, 2, 4, 7, 9, 9], [.25, .75]))
+    np.testing.assert_allclose([m["q1"], m["q3"]], np.quantile([1, 2, 4, 7, 9, 9], [0.25, 0.75]))
 
 
 def test_counts_separate_no_opinion_and_missing():
@@ -42,7 +48,7 @@ def test_percentages_use_valid_ratings_by_default():
 
 def test_no_opinion_can_count_in_the_denominator():
     frame = _ratings([4, 5, 3, 1], no_opinion=4)
-    m = metrics_from_ratings(frame, preset("pct75", 1, 5), denom_no_opinion=True).iloc[0]
+    m = compute_metrics(frame, preset("pct75", 1, 5), denom_no_opinion=True).iloc[0]
     assert m["pct_agree"] == 25.0
 
 
@@ -75,8 +81,11 @@ def test_comet_70_15_needs_few_opposite_ratings():
 def test_median_iqr_rule_reports_direction_and_dispersion_apart():
     rule = preset("median_iqr", 1, 9)
     m = _one([4, 5, 6, 6, 7, 7, 7], rule)  # median 6: neither; IQR 1.5 <= 3
-    assert (m["direction"], bool(m["dispersion_ok"]), m["status"]) == ("neither", True,
-                                                                         "no_consensus")
+    assert (m["direction"], bool(m["dispersion_ok"]), m["status"]) == (
+        "neither",
+        True,
+        "no_consensus",
+    )
     m = _one([7, 8, 9, 9, 9], rule)
     assert (m["direction"], m["status"]) == ("agree", "consensus_in")
 
@@ -106,17 +115,23 @@ def test_min_n_blocks_consensus():
 
 
 def test_custom_rule_combines_criteria():
-    rule = rule_from_config({"agree": [4, 5], "disagree": [1, 2], "threshold": 70,
-                             "max_iqr": 1, "label": "Ours"}, 1, 5)
+    rule = rule_from_config(
+        {"agree": [4, 5], "disagree": [1, 2], "threshold": 70, "max_iqr": 1, "label": "Ours"}, 1, 5
+    )
     assert _one([4, 4, 4, 5, 5, 5, 5, 4, 4, 1], rule)["status"] == "consensus_in"
     assert _one([5, 5, 5, 5, 5, 5, 5, 3, 3, 3], rule)["status"] == "no_consensus"  # IQR 2
 
 
-@pytest.mark.parametrize("bad,msg", [
-    ({"threshold": 120}, "percentage"), ({"agree": [4, 7]}, "within 1–5"),
-    ({"preset": "nope"}, "unknown"), ({"colour": "red"}, "not a known key"),
-    ({"preset": "custom", "agree": [4, 5]}, "needs a threshold"),
-])
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        ({"threshold": 120}, "percentage"),
+        ({"agree": [4, 7]}, "within 1–5"),
+        ({"preset": "nope"}, "unknown"),
+        ({"colour": "red"}, "not a known key"),
+        ({"preset": "custom", "agree": [4, 5]}, "needs a threshold"),
+    ],
+)
 def test_bad_rule_names_the_key(bad, msg):
     with pytest.raises(ValueError, match=msg):
         rule_from_config(bad, 1, 5)
@@ -130,7 +145,7 @@ def test_cutoff_votes():
 
 
 def test_apply_rule_does_not_mutate_its_input():
-    frame = metrics_from_ratings(_ratings([4, 5, 5]), preset("pct75", 1, 5))
+    frame = compute_metrics(_ratings([4, 5, 5]), preset("pct75", 1, 5))
     before = frame.copy()
     apply_rule(frame, preset("comet_70_15", 1, 5))
     pd.testing.assert_frame_equal(frame, before)

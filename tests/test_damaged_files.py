@@ -35,8 +35,10 @@ def _study(tmp_path: Path, source: str) -> Path:
     """A copy of the demo study configuration that reads ``source``."""
     text = (ROOT / "data" / "demo" / "study.toml").read_text(encoding="utf-8")
     path = tmp_path / "study.toml"
-    path.write_text(text.replace('source = "isotretinoin_delphi.xlsx"', f'source = "{source}"'),
-                    encoding="utf-8")
+    path.write_text(
+        text.replace('source = "isotretinoin_delphi.xlsx"', f'source = "{source}"'),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -48,11 +50,15 @@ def _not_a_folder(tmp_path: Path) -> Path:
 
 # --- a damaged database file ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("damage", ["garbage", "empty", "truncated"])
 def test_damaged_file_says_move_it_aside(damage, tmp_path, demo_db):
     db = tmp_path / "study.duckdb"
-    {"garbage": _garbage, "empty": lambda p: (p.touch(), p)[1],
-     "truncated": lambda p: _truncated(p, demo_db)}[damage](db)
+    {
+        "garbage": _garbage,
+        "empty": lambda p: (p.touch(), p)[1],
+        "truncated": lambda p: _truncated(p, demo_db),
+    }[damage](db)
     with pytest.raises(store.StoreCorrupt, match=r"cannot be opened .*Move it aside"):
         with store.connect(db):
             pass
@@ -62,7 +68,7 @@ def test_damage_found_by_a_query_is_a_store_corrupt_not_a_duckdb_error(demo_db):
     """A bad block deep in the file may only show when a query reads it."""
     data, rng = bytearray(demo_db.read_bytes()), random.Random(7)
     for start in range(len(data) - 200_000, len(data) - 2_000, 8_192):
-        data[start:start + 512] = rng.randbytes(512)
+        data[start : start + 512] = rng.randbytes(512)
     demo_db.write_bytes(bytes(data))
     with pytest.raises(store.StoreCorrupt, match="Move it aside"):  # not a raw duckdb.Error
         with store.connect(demo_db) as con:  # opens: the header blocks are intact
@@ -115,6 +121,7 @@ def test_move_aside_never_overwrites_an_earlier_copy(tmp_path):
 
 # --- a missing workbook --------------------------------------------------------------------
 
+
 def test_missing_workbook_names_the_path(tmp_path):
     cfg_path = _study(tmp_path, "gone.xlsx")
     from lib.config import load_config
@@ -135,6 +142,7 @@ def test_rebuild_without_the_workbook_still_keeps_the_damaged_file(tmp_path):
 
 
 # --- an unusable data folder ---------------------------------------------------------------
+
 
 def test_folder_that_is_a_file_is_a_clear_store_error(tmp_path):
     db = _not_a_folder(tmp_path)
@@ -169,8 +177,10 @@ def test_read_only_folder_is_a_clear_refresh_error(tmp_path, demo_cfg):
             pass
         else:
             probe.unlink()
-            pytest.skip("running as root: chmod 0o500 does not stop writes "
-                        "(the folder-is-a-file tests cover this case)")
+            pytest.skip(
+                "running as root: chmod 0o500 does not stop writes "
+                "(the folder-is-a-file tests cover this case)"
+            )
         with pytest.raises(RefreshError, match="cannot create the lock file .*writable"):
             refresh(demo_cfg, folder / "delphi.duckdb")
     finally:
@@ -178,6 +188,7 @@ def test_read_only_folder_is_a_clear_refresh_error(tmp_path, demo_cfg):
 
 
 # --- the app -------------------------------------------------------------------------------
+
 
 def _run_app(monkeypatch, db: Path, study: Path | None) -> AppTest:
     monkeypatch.setenv("DELPHI_DB", str(db))
@@ -201,8 +212,7 @@ def test_app_rebuilds_a_damaged_demo_database(tmp_path, monkeypatch):
     at = _run_app(monkeypatch, db, None)
     assert not at.exception and not at.error
     kept = next(tmp_path.glob("delphi.duckdb.corrupt-*"))
-    assert any("rebuilt from the workbook" in w.value and kept.name in w.value
-               for w in at.warning)
+    assert any("rebuilt from the workbook" in w.value and kept.name in w.value for w in at.warning)
     assert at.metric[0].value == "15 experts"
 
 
@@ -210,4 +220,3 @@ def test_app_shows_an_error_when_the_data_folder_is_a_file(tmp_path, monkeypatch
     at = _run_app(monkeypatch, _not_a_folder(tmp_path), None)
     assert not at.exception
     assert any("cannot be created" in e.value and "set DELPHI_DB" in e.value for e in at.error)
-

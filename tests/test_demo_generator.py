@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "data" / "demo" / "generate.py"
 SHIPPED = ROOT / "data" / "demo" / "isotretinoin_delphi.xlsx"
 TABS = ["Round 1", "Round 2", "Round 3", "Statements", "Panel"]
-LABELS = {"Strongly disagree": 1, "Disagree": 2, "Neither agree nor disagree": 3, "Agree": 4,
-          "Strongly agree": 5}
+LABELS = {
+    "Strongly disagree": 1,
+    "Disagree": 2,
+    "Neither agree nor disagree": 3,
+    "Agree": 4,
+    "Strongly agree": 5,
+}
 UNABLE = "Unable to judge"
 GRID = re.compile(r"^(?P<title>[^\[]+?) \[(?P<text>[^\[\]]+)\]$")
 Tabs = dict[str, list[list[Any]]]
@@ -59,6 +64,7 @@ def tabs(xlsx: Path) -> Tabs:
 
 
 # --- helpers that read the workbook independently of the generator -------------------------------
+
 
 def _key(email: Any) -> str:
     return str(email).strip().casefold()
@@ -114,22 +120,28 @@ def _rating_cells(tabs: Tabs, rnd: int) -> list[Any]:
 
 # --- layout --------------------------------------------------------------------------------------
 
+
 def test_tabs_in_order(xlsx: Path) -> None:
     assert openpyxl.load_workbook(xlsx).sheetnames == TABS
 
 
 def test_panel(tabs: Tabs) -> None:
     header, *rows = tabs["Panel"]
-    assert header == ["Email Address", "Name", "Country", "Practice setting", "Years in practice",
-                      "Isotretinoin prescribing volume"]
+    assert header == [
+        "Email Address",
+        "Name",
+        "Country",
+        "Practice setting",
+        "Years in practice",
+        "Isotretinoin prescribing volume",
+    ]
     assert len(rows) == 15
     assert len({_key(r[0]) for r in rows}) == 15
     assert all(_key(r[0]).endswith(".example") for r in rows)
     assert len({r[2] for r in rows}) >= 6
     assert {r[3] for r in rows} <= {"Private practice", "Academic", "Hospital", "Mixed"}
     assert all(isinstance(r[4], int) and r[4] >= 5 for r in rows)
-    assert {r[5] for r in rows} == {"<10 patients/year", "10–50 patients/year",
-                                    ">50 patients/year"}
+    assert {r[5] for r in rows} == {"<10 patients/year", "10–50 patients/year", ">50 patients/year"}
 
 
 def test_round_tab_frames(tabs: Tabs) -> None:
@@ -180,6 +192,7 @@ def test_timestamps(xlsx: Path, tabs: Tabs) -> None:
 
 # --- statements across rounds --------------------------------------------------------------------
 
+
 def test_round1_statements(tabs: Tabs) -> None:
     assert _ids(tabs, 1) == [f"S{i:02d}" for i in range(1, 41)]
     domains = [s["domain"] for s in _statements(tabs, 1)]
@@ -219,11 +232,17 @@ def test_revised_statements_are_linked(tabs: Tabs) -> None:
 
 
 def test_new_statements_in_round2(tabs: Tabs) -> None:
-    new = [s for s in _statements(tabs, 2) if s["statement_id"] not in _ids(tabs, 1)
-           and not s["revised_from"]]
+    new = [
+        s
+        for s in _statements(tabs, 2)
+        if s["statement_id"] not in _ids(tabs, 1) and not s["revised_from"]
+    ]
     assert [s["statement_id"] for s in new] == ["S41", "S42"]
-    assert not [s for s in _statements(tabs, 3) if s["statement_id"] not in _ids(tabs, 2)
-                and not s["revised_from"]]
+    assert not [
+        s
+        for s in _statements(tabs, 3)
+        if s["statement_id"] not in _ids(tabs, 2) and not s["revised_from"]
+    ]
 
 
 def test_consensus_profile(tabs: Tabs) -> None:
@@ -242,13 +261,15 @@ def test_ratings_converge(tabs: Tabs) -> None:
 
     def spread(rnd: int) -> float:
         ratings = _final_ratings(tabs, rnd).values()
-        return statistics.mean(statistics.pstdev([LABELS[r[s]] for r in ratings if r[s] in LABELS])
-                               for s in common)
+        return statistics.mean(
+            statistics.pstdev([LABELS[r[s]] for r in ratings if r[s] in LABELS]) for s in common
+        )
 
     assert spread(3) < spread(2) < spread(1)
 
 
 # --- panel events --------------------------------------------------------------------------------
+
 
 def test_one_double_submission_in_round1(tabs: Tabs) -> None:
     rows = tabs["Round 1"][1:]
@@ -273,8 +294,12 @@ def test_one_dropout_after_round2(tabs: Tabs) -> None:
 
 def test_email_written_differently_once(tabs: Tabs) -> None:
     panel = {_key(r[0]): r[0] for r in tabs["Panel"][1:]}
-    odd = [(rnd, r[1]) for rnd in (1, 2, 3) for r in tabs[f"Round {rnd}"][1:]
-           if r[1] not in panel.values()]
+    odd = [
+        (rnd, r[1])
+        for rnd in (1, 2, 3)
+        for r in tabs[f"Round {rnd}"][1:]
+        if r[1] not in panel.values()
+    ]
     assert len(odd) == 1
     rnd, written = odd[0]
     assert _key(written) in panel and written != written.strip()
@@ -298,6 +323,7 @@ def test_comments_are_sparse_and_present(tabs: Tabs) -> None:
 
 
 # --- reproducibility -----------------------------------------------------------------------------
+
 
 def test_deterministic(gen: ModuleType) -> None:
     assert gen.generate() == gen.generate()

@@ -22,17 +22,22 @@ from .conftest import SHARED
 EXTERNAL = SHARED / "external" / "unisante-fast-track"
 pytestmark = pytest.mark.skipif(
     not (EXTERNAL / "responses.xlsx").exists(),
-    reason=f"external validation data not found at {EXTERNAL} (../shared is absent)")
+    reason=f"external validation data not found at {EXTERNAL} (../shared is absent)",
+)
+
 
 def _unisante_config():
-    return config_from_dict({
-        "title": "Unisanté fast-track Delphi (demo)",
-        "source": str(EXTERNAL / "responses.xlsx"),
-        "identity_column": "Email Address", "panel_tab": "",
-        "scale": {"min": 1, "max": 9, "no_opinion": ["Sans opinion"]},
-        "rounds": {"Round 2": 2, "Round 3": 3},
-        "consensus": {"preset": "median_iqr"},
-    })
+    return config_from_dict(
+        {
+            "title": "Unisanté fast-track Delphi (demo)",
+            "source": str(EXTERNAL / "responses.xlsx"),
+            "identity_column": "Email Address",
+            "panel_tab": "",
+            "scale": {"min": 1, "max": 9, "no_opinion": ["Sans opinion"]},
+            "rounds": {"Round 2": 2, "Round 3": 3},
+            "consensus": {"preset": "median_iqr"},
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +60,10 @@ def test_every_published_row_is_present(ours, expected):
 @pytest.mark.parametrize("column", ["n", "min", "q1", "median", "q3", "max", "iqr"])
 def test_numbers_match_published_results(ours, expected, column):
     rows = list(expected.index)
-    assert ours.loc[rows, column].astype(float).tolist() == \
-        expected.loc[rows, column].astype(float).tolist()
+    assert (
+        ours.loc[rows, column].astype(float).tolist()
+        == expected.loc[rows, column].astype(float).tolist()
+    )
 
 
 def test_no_answer_counts_match(ours, expected):

@@ -1,4 +1,4 @@
-"""lib.gsheets against the local fake Sheets API: real gspread + google-auth over HTTP."""
+"""lib.sources.gsheets against the local fake Sheets API: real gspread + google-auth over HTTP."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from lib import gsheets
-from lib.gsheets import GoogleSheetError, parse_sheet_key, read_sheet, service_account_email
-from lib.sources import RawSource, SourceError, read_source
+from lib.sources import RawSource, SourceError, gsheets, read_source
+from lib.sources.gsheets import GoogleSheetError, parse_sheet_key, read_sheet, service_account_email
 from tests.fake_sheets import (
     SMALL_TABS,
     FakeSheets,

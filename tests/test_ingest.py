@@ -22,25 +22,42 @@ def _problems(res, kind):
 
 def test_column_letters():
     assert [column_letter(i) for i in (0, 25, 26, 27, 701, 702)] == [
-        "A", "Z", "AA", "AB", "ZZ", "AAA"]
+        "A",
+        "Z",
+        "AA",
+        "AB",
+        "ZZ",
+        "AAA",
+    ]
 
 
-@pytest.mark.parametrize("title,expected", [
-    ("S01. Low doses work", ("S01", "Low doses work")),
-    ("S1.2 – Dosing by weight", ("S1.2", "Dosing by weight")),
-    ("[S07a] Peels are safe", ("S07a", "Peels are safe")),
-    ("Q3: Something", ("Q3", "Something")),
-    ("Low doses work", (None, "Low doses work")),
-])
+@pytest.mark.parametrize(
+    "title,expected",
+    [
+        ("S01. Low doses work", ("S01", "Low doses work")),
+        ("S1.2 – Dosing by weight", ("S1.2", "Dosing by weight")),
+        ("[S07a] Peels are safe", ("S07a", "Peels are safe")),
+        ("Q3: Something", ("Q3", "Something")),
+        ("Low doses work", (None, "Low doses work")),
+    ],
+)
 def test_split_id_recognises_leading_ids(title, expected):
     assert split_id(title) == expected
 
 
-@pytest.mark.parametrize("cell,expected", [
-    ("Agree", (4.0, False, None)), (" strongly AGREE ", (5.0, False, None)),
-    ("Unable to judge", (None, True, None)), (3, (3.0, False, None)), (3.0, (3.0, False, None)),
-    ("Accord (7)", None), ("", (None, False, None)), (None, (None, False, None)),
-])
+@pytest.mark.parametrize(
+    "cell,expected",
+    [
+        ("Agree", (4.0, False, None)),
+        (" strongly AGREE ", (5.0, False, None)),
+        ("Unable to judge", (None, True, None)),
+        (3, (3.0, False, None)),
+        (3.0, (3.0, False, None)),
+        ("Accord (7)", None),
+        ("", (None, False, None)),
+        (None, (None, False, None)),
+    ],
+)
 def test_parse_rating_accepts_labels_numbers_and_no_opinion(cell, expected):
     cfg = tiny_config()
     got = parse_rating(cell, cfg)
@@ -136,10 +153,12 @@ def test_duplicate_question_header_is_reported(tiny_cfg):
 def test_rating_looking_column_without_statement_is_reported(tiny_cfg):
     cfg = tiny_config(statements_tab="Statements")
     tabs = tiny_tabs()
-    tabs["Statements"] = [["statement_id", "round", "domain", "text"],
-                          ["S01", 1, "Dosing", "Low doses work"],
-                          ["S02", 1, "Safety", "Peels are safe"],
-                          ["S02", 2, "Safety", "Peels are safe"]]
+    tabs["Statements"] = [
+        ["statement_id", "round", "domain", "text"],
+        ["S01", 1, "Dosing", "Low doses work"],
+        ["S02", 1, "Safety", "Peels are safe"],
+        ["S02", 2, "Safety", "Peels are safe"],
+    ]
     tabs["Round 1"][0][2] = "A question nobody listed"
     res = ingest(_raw(tabs), cfg)
     assert _problems(res, "question not matched")["column"].tolist() == ["C"]
@@ -178,15 +197,26 @@ def test_missing_round_tab_lists_existing_tabs(tiny_cfg):
 def test_statements_tab_matches_exact_text_and_grid_rows():
     cfg = tiny_config()
     tabs = {
-        "Round 1": [["Timestamp", "Email Address", "Dosing — rate [ Low doses work ]",
-                     "Dosing — rate [Peels are safe]", "Comment on S01 (optional)"],
-                    [45900.5, "a@x.example", "Agree", "Disagree", "ok"]],
-        "Round 2": [["Timestamp", "Email Address", "  Peels are now safe "],
-                    [45930.25, "a@x.example", 4]],
-        "Statements": [["statement_id", "round", "domain", "text", "revised_from"],
-                       ["S01", 1, "Dosing", "Low doses work", ""],
-                       ["S02", 1, "Safety", "Peels are safe", ""],
-                       ["S02a", 2, "Safety", "Peels are now safe", "S02"]],
+        "Round 1": [
+            [
+                "Timestamp",
+                "Email Address",
+                "Dosing — rate [ Low doses work ]",
+                "Dosing — rate [Peels are safe]",
+                "Comment on S01 (optional)",
+            ],
+            [45900.5, "a@x.example", "Agree", "Disagree", "ok"],
+        ],
+        "Round 2": [
+            ["Timestamp", "Email Address", "  Peels are now safe "],
+            [45930.25, "a@x.example", 4],
+        ],
+        "Statements": [
+            ["statement_id", "round", "domain", "text", "revised_from"],
+            ["S01", 1, "Dosing", "Low doses work", ""],
+            ["S02", 1, "Safety", "Peels are safe", ""],
+            ["S02a", 2, "Safety", "Peels are now safe", "S02"],
+        ],
     }
     res = ingest(_raw(tabs), cfg)
     got = res.ratings.set_index(["round", "statement_id"])
@@ -197,18 +227,25 @@ def test_statements_tab_matches_exact_text_and_grid_rows():
 
 def test_serial_number_timestamps_use_the_sheet_time_zone():
     cfg = tiny_config(statements_tab="", panel_tab="")
-    tabs = {"Round 1": [["Timestamp", "Email Address", "S01. x"],
-                        [46266.5, "a@x.example", "Agree"]],  # 2026-09-01 12:00 London (BST)
-            "Round 2": [["Timestamp", "Email Address", "S01. x"]]}
+    tabs = {
+        "Round 1": [
+            ["Timestamp", "Email Address", "S01. x"],
+            [46266.5, "a@x.example", "Agree"],
+        ],  # 2026-09-01 12:00 London (BST)
+        "Round 2": [["Timestamp", "Email Address", "S01. x"]],
+    }
     res = ingest(RawSource(tabs=tabs, source="t", time_zone="Europe/London"), cfg)
     assert res.respondents["submitted_at"].iloc[0] == pd.Timestamp("2026-09-01 11:00:00")
 
 
-@pytest.mark.parametrize("cells,expected", [
-    (["13/06/2022 09:00:00", "02/05/2022 16:00:00"], "2022-05-02 16:00"),  # day > 12 -> D/M/Y
-    (["6/13/2022 9:00:00", "5/2/2022 16:00:00"], "2022-05-02 16:00"),  # month first (en-US)
-    (["2022-06-13 09:00:00", "2022-05-02 16:00:00"], "2022-05-02 16:00"),
-])
+@pytest.mark.parametrize(
+    "cells,expected",
+    [
+        (["13/06/2022 09:00:00", "02/05/2022 16:00:00"], "2022-05-02 16:00"),  # day > 12 -> D/M/Y
+        (["6/13/2022 9:00:00", "5/2/2022 16:00:00"], "2022-05-02 16:00"),  # month first (en-US)
+        (["2022-06-13 09:00:00", "2022-05-02 16:00:00"], "2022-05-02 16:00"),
+    ],
+)
 def test_formatted_timestamps_in_common_locales(cells, expected):
     cfg = tiny_config(statements_tab="", panel_tab="", timezone="UTC")
     rows = [["Timestamp", "Email Address", "S01. x"]]

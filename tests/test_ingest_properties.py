@@ -26,8 +26,13 @@ from lib.pipeline import RefreshError, refresh
 from lib.sources import RawSource
 from tests.conftest import LABELS, tiny_config, tiny_tabs
 
-FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 SLOW = settings(FAST, max_examples=25)
 
 CONFIGS = {
@@ -36,40 +41,122 @@ CONFIGS = {
     "no panel": tiny_config(statements_tab="", panel_tab=""),
 }
 EMAILS = ["a@x.example", "b@x.example", "c@x.example", "d@x.example"]
-ODD_TEXT = ["مرحبا بالعالم", "שלום", "\u202eevil\u202c", "👍🏽", "🏳️‍🌈", "\u200b", "Agree\u200b",
-            "\ufeffS01. x", "\x07\x1b[31m\x7f", "e\u0301", "<b>x</b>", "=1+1", "   ", "\t\n",
-            "cut mid-emoji \ud83d"]
-ANSWERS = [*LABELS, "Unable to judge", " agree ", "AGREE", "Agree (4)", "(7)", "(-3)", "nan", "inf",
-           "-inf", "1e400", "4,0", "3.5", "٣", "Mostly agree"]
-STATEMENT_HEADERS = ["S01. Low doses work", "S02. Peels are safe", "[S03] Sun cream daily",
-                     "Dosing — rate [S04. Weekly dosing]", "S1.2 – Weight matters",
-                     "Low doses work", "Peels are safe", "S01. Low doses work"]
-OTHER_HEADERS = ["Comments (optional)", "Comment on S01", "Any final remarks?", "Email Address",
-                 " email ADDRESS ", "Timestamp", "", None, 3, 3.5, True, float("nan"),
-                 dt.datetime(2026, 1, 1)]
-STATEMENTS = [("S01", 1, "Dosing", "Low doses work"), ("S02", 1, "Safety", "Peels are safe"),
-              ("S02", 2, "Safety", "Peels are safe"), ("S03", 2, "Care", "Sun cream daily"),
-              ("S04", 1, "Dosing", "Weekly dosing")]
+ODD_TEXT = [
+    "مرحبا بالعالم",
+    "שלום",
+    "\u202eevil\u202c",
+    "👍🏽",
+    "🏳️‍🌈",
+    "\u200b",
+    "Agree\u200b",
+    "\ufeffS01. x",
+    "\x07\x1b[31m\x7f",
+    "e\u0301",
+    "<b>x</b>",
+    "=1+1",
+    "   ",
+    "\t\n",
+    "cut mid-emoji \ud83d",
+]
+ANSWERS = [
+    *LABELS,
+    "Unable to judge",
+    " agree ",
+    "AGREE",
+    "Agree (4)",
+    "(7)",
+    "(-3)",
+    "nan",
+    "inf",
+    "-inf",
+    "1e400",
+    "4,0",
+    "3.5",
+    "٣",
+    "Mostly agree",
+]
+STATEMENT_HEADERS = [
+    "S01. Low doses work",
+    "S02. Peels are safe",
+    "[S03] Sun cream daily",
+    "Dosing — rate [S04. Weekly dosing]",
+    "S1.2 – Weight matters",
+    "Low doses work",
+    "Peels are safe",
+    "S01. Low doses work",
+]
+OTHER_HEADERS = [
+    "Comments (optional)",
+    "Comment on S01",
+    "Any final remarks?",
+    "Email Address",
+    " email ADDRESS ",
+    "Timestamp",
+    "",
+    None,
+    3,
+    3.5,
+    True,
+    float("nan"),
+    dt.datetime(2026, 1, 1),
+]
+STATEMENTS = [
+    ("S01", 1, "Dosing", "Low doses work"),
+    ("S02", 1, "Safety", "Peels are safe"),
+    ("S02", 2, "Safety", "Peels are safe"),
+    ("S03", 2, "Care", "Sun cream daily"),
+    ("S04", 1, "Dosing", "Weekly dosing"),
+]
 
 chars = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
 text = st.text(chars, max_size=30)
-long_text = st.builds(lambda s, n: (s * (n // len(s) + 1))[:n], st.text(chars, min_size=1,
-                                                                        max_size=8),
-                      st.integers(9_000, 10_000))
-scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.datetimes(),
-                   st.dates(), text, st.sampled_from(ODD_TEXT), st.sampled_from(ANSWERS))
+long_text = st.builds(
+    lambda s, n: (s * (n // len(s) + 1))[:n],
+    st.text(chars, min_size=1, max_size=8),
+    st.integers(9_000, 10_000),
+)
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.datetimes(),
+    st.dates(),
+    text,
+    st.sampled_from(ODD_TEXT),
+    st.sampled_from(ANSWERS),
+)
 cell = st.one_of(scalar, long_text)
-identity = st.one_of(st.sampled_from(EMAILS),
-                     st.sampled_from(EMAILS).map(lambda e: f"  {e.upper()} "), scalar)
+identity = st.one_of(
+    st.sampled_from(EMAILS), st.sampled_from(EMAILS).map(lambda e: f"  {e.upper()} "), scalar
+)
 timestamp = st.one_of(
-    st.none(), st.datetimes(), st.floats(), st.integers(), st.floats(40_000, 50_000),
-    st.sampled_from(["13/06/2022 09:00:00", "6/13/2022 9:00:00", "2022-06-13 09:00:00",
-                     "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "not a date"]),
-    text)
+    st.none(),
+    st.datetimes(),
+    st.floats(),
+    st.integers(),
+    st.floats(40_000, 50_000),
+    st.sampled_from(
+        [
+            "13/06/2022 09:00:00",
+            "6/13/2022 9:00:00",
+            "2022-06-13 09:00:00",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31T23:59:59-14:00",
+            "not a date",
+        ]
+    ),
+    text,
+)
 answer = st.one_of(st.sampled_from(ANSWERS), st.integers(-3, 9), cell)
 rarely = st.sampled_from([False] * 9 + [True])
-header_cell = st.one_of(st.sampled_from(STATEMENT_HEADERS), st.sampled_from(OTHER_HEADERS), text,
-                        st.sampled_from(ODD_TEXT), long_text)
+header_cell = st.one_of(
+    st.sampled_from(STATEMENT_HEADERS),
+    st.sampled_from(OTHER_HEADERS),
+    text,
+    st.sampled_from(ODD_TEXT),
+    long_text,
+)
 
 
 def _for_header(h) -> st.SearchStrategy:
@@ -87,8 +174,9 @@ def rows_under(draw, header: list, strategy_for=_for_header, max_rows: int = 6) 
     rows = []
     for _ in range(draw(st.integers(0, max_rows))):
         length = draw(st.integers(0, len(header) + 2))
-        rows.append([draw(strategy_for(header[j]) if j < len(header) else cell)
-                     for j in range(length)])
+        rows.append(
+            [draw(strategy_for(header[j]) if j < len(header) else cell) for j in range(length)]
+        )
     return rows
 
 
@@ -96,10 +184,16 @@ def rows_under(draw, header: list, strategy_for=_for_header, max_rows: int = 6) 
 def round_tab(draw) -> list[list]:
     if draw(rarely):
         return []
-    lead = [] if draw(rarely) else ["Email Address"] if draw(rarely) else ["Timestamp",
-                                                                           "Email Address"]
-    questions = draw(st.lists(st.sampled_from(STATEMENT_HEADERS), min_size=0 if draw(rarely)
-                              else 1, max_size=4))
+    lead = (
+        []
+        if draw(rarely)
+        else ["Email Address"]
+        if draw(rarely)
+        else ["Timestamp", "Email Address"]
+    )
+    questions = draw(
+        st.lists(st.sampled_from(STATEMENT_HEADERS), min_size=0 if draw(rarely) else 1, max_size=4)
+    )
     header = draw(st.permutations(lead + questions + draw(st.lists(header_cell, max_size=4))))
     return [header, *draw(rows_under(header))]
 
@@ -107,27 +201,46 @@ def round_tab(draw) -> list[list]:
 @st.composite
 def statements_tab(draw) -> list[list]:
     columns = ["statement_id", "round", "domain", "text", "revised_from"]
-    header = draw(st.permutations(columns + draw(st.lists(st.sampled_from(
-        [*columns, "Round", "notes", None, 7]), max_size=2))))
+    header = draw(
+        st.permutations(
+            columns
+            + draw(st.lists(st.sampled_from([*columns, "Round", "notes", None, 7]), max_size=2))
+        )
+    )
     if draw(rarely):
         header = header[1:]  # a needed column may be missing: the source is refused
     rows = [header]
     for sid, rnd, domain, wording in draw(st.lists(st.sampled_from(STATEMENTS), max_size=6)):
         known = {"statement_id": sid, "round": rnd, "domain": domain, "text": wording}
-        rows.append([draw(st.one_of(st.just(known.get(str(h), "")), cell))
-                     if draw(st.integers(0, 5)) == 0 else known.get(str(h), "")
-                     for h in header])
+        rows.append(
+            [
+                draw(st.one_of(st.just(known.get(str(h), "")), cell))
+                if draw(st.integers(0, 5)) == 0
+                else known.get(str(h), "")
+                for h in header
+            ]
+        )
     return rows
 
 
 @st.composite
 def panel_tab(draw) -> list[list]:
-    extra = draw(st.lists(st.sampled_from(["Name", "Country", "identity", "display", "Name",
-                                           "E-mail", None, 3]), max_size=3))
+    extra = draw(
+        st.lists(
+            st.sampled_from(["Name", "Country", "identity", "display", "Name", "E-mail", None, 3]),
+            max_size=3,
+        )
+    )
     header = draw(st.permutations(["Email Address", "Name", "Country", *extra]))
-    rows = [[draw(st.sampled_from(EMAILS)) if str(h) == "Email Address" else draw(
-        st.one_of(st.sampled_from(["Italy", "Spain", "Ann", ""]), cell)) for h in header]
-        for _ in range(draw(st.integers(0, 5)))]
+    rows = [
+        [
+            draw(st.sampled_from(EMAILS))
+            if str(h) == "Email Address"
+            else draw(st.one_of(st.sampled_from(["Italy", "Spain", "Ann", ""]), cell))
+            for h in header
+        ]
+        for _ in range(draw(st.integers(0, 5)))
+    ]
     return [header, *rows]
 
 
@@ -222,7 +335,8 @@ def test_refresh_of_a_generated_sheet_keeps_the_last_snapshot(good_db, generated
             pd.testing.assert_frame_equal(store.metrics_for(con, 1), before)
 
 
-# --- the inputs that crashed ingest before (each fixed in lib/ingest.py) ----------------------
+# --- the inputs that crashed ingest before (each fixed in lib/ingest/) ----------------------
+
 
 def _raw(tabs):
     return RawSource(tabs=tabs, source="t", all_tabs=list(tabs))
@@ -232,8 +346,18 @@ def _problems(res, kind):
     return res.problems[res.problems["kind"] == kind]
 
 
-@pytest.mark.parametrize("stamp", [float("nan"), float("inf"), 1e12, -1e7, 10**400,
-                                   "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        float("nan"),
+        float("inf"),
+        1e12,
+        -1e7,
+        10**400,
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+    ],
+)
 def test_timestamp_that_is_no_moment_is_reported_not_fatal(stamp):
     tabs = tiny_tabs()
     tabs["Round 2"][1][0] = stamp
@@ -254,17 +378,27 @@ def test_integer_too_large_for_a_float_is_off_the_scale(number):
 @pytest.mark.parametrize("written", ["inf", float("inf"), "nan", 10**30, 1.5, True])
 def test_statement_round_must_be_a_whole_number(written):
     tabs = tiny_tabs()
-    tabs["Statements"] = [["statement_id", "round", "text"], ["S01", written, "Low doses work"],
-                          ["S02", 1, "Peels are safe"], ["S02", 2, "Peels are safe"]]
+    tabs["Statements"] = [
+        ["statement_id", "round", "text"],
+        ["S01", written, "Low doses work"],
+        ["S02", 1, "Peels are safe"],
+        ["S02", 2, "Peels are safe"],
+    ]
     res = ingest(_raw(tabs), CONFIGS["statements tab"])
     bad = _problems(res, "bad round")
     assert bad[["tab", "row", "column"]].values.tolist() == [["Statements", 2, "B"]]
     assert "not a whole number" in bad["message"].iloc[0]
 
 
-@pytest.mark.parametrize("extra,kept_as", [
-    ("Country", "Country (D)"), ("Name", "Name (D)"), ("identity", "identity (D)"),
-    ("display", "display (D)")])
+@pytest.mark.parametrize(
+    "extra,kept_as",
+    [
+        ("Country", "Country (D)"),
+        ("Name", "Name (D)"),
+        ("identity", "identity (D)"),
+        ("display", "display (D)"),
+    ],
+)
 def test_repeated_or_reserved_panel_header_is_renamed_and_stored(extra, kept_as, tmp_path):
     tabs = tiny_tabs()
     tabs["Panel"][0].append(extra)
@@ -299,8 +433,12 @@ def test_unknown_sheet_time_zone_falls_back_to_the_configured_one():
 def test_empty_round_tab_is_reported_once_not_once_per_listed_statement():
     tabs = tiny_tabs()
     tabs["Round 1"] = []
-    tabs["Statements"] = [["statement_id", "round", "text"], ["S01", 1, "Low doses work"],
-                          ["S02", 1, "Peels are safe"], ["S02", 2, "Peels are safe"]]
+    tabs["Statements"] = [
+        ["statement_id", "round", "text"],
+        ["S01", 1, "Low doses work"],
+        ["S02", 1, "Peels are safe"],
+        ["S02", 2, "Peels are safe"],
+    ]
     res = ingest(_raw(tabs), CONFIGS["statements tab"])
     assert _problems(res, "statement not asked").empty
     assert _problems(res, "empty tab")["tab"].tolist() == ["Round 1"]
@@ -318,18 +456,20 @@ def test_half_an_emoji_is_stored_not_fatal(tmp_path):
 
 
 _HALVES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)  # lone surrogates
-_CELL = st.one_of(st.text(alphabet=st.one_of(_HALVES, st.characters(codec=None),
-                                             st.sampled_from("\\ud83d'\""))),
-                  st.none(), st.integers(), st.floats(allow_nan=False))
+_CELL = st.one_of(
+    st.text(alphabet=st.one_of(_HALVES, st.characters(codec=None), st.sampled_from("\\ud83d'\""))),
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False),
+)
 
 
 @given(st.lists(st.lists(_CELL, max_size=6), max_size=8))
 def test_lone_surrogates_are_replaced_in_every_cell_and_nothing_else_changes(rows):
     # The row screen (repr) must find every cell the plain cell-by-cell pass would change.
-    from lib.ingest import _SURROGATE, _without_lone_surrogates
+    from lib.ingest.core import _SURROGATE, _without_lone_surrogates
 
-    want = [[_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for v in row]
-            for row in rows]
+    want = [[_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for v in row] for row in rows]
     got = _without_lone_surrogates(_raw({"Round 1": rows})).tabs["Round 1"]
     event("has a lone surrogate" if want != rows else "has none")
     assert got == want

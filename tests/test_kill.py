@@ -50,8 +50,11 @@ def before(tmp_path_factory, demo_cfg) -> Path:
     tabs = {name: [list(r) for r in rows] for name, rows in raw.tabs.items()}
     tabs["Round 3"].pop()
     path = tmp_path_factory.mktemp("kill") / "before.duckdb"
-    refresh(demo_cfg, path, raw=RawSource(tabs=tabs, source=raw.source, title=raw.title,
-                                          all_tabs=raw.all_tabs))
+    refresh(
+        demo_cfg,
+        path,
+        raw=RawSource(tabs=tabs, source=raw.source, title=raw.title, all_tabs=raw.all_tabs),
+    )
     return path
 
 
@@ -67,8 +70,9 @@ def after(before, tmp_path_factory, demo_cfg) -> pd.DataFrame:
 def _kill_helper(db: Path, marker: str, hold: bool, delay: float = 0.0) -> list[str]:
     """Start the helper, wait for ``marker``, wait ``delay`` s, SIGKILL it; markers it printed."""
     cmd = [sys.executable, "-m", "tests.kill_helper", str(db)] + (["--hold", marker] * hold)
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     seen: list[str] = []
     try:
         for line in proc.stdout:
@@ -91,16 +95,19 @@ def _no_orphans(db: Path) -> None:
     """No row of any snapshot table belongs to a snapshot that was never committed."""
     with store.connect(db) as con:
         for table in SNAPSHOT_TABLES:
-            orphans = con.execute(f"SELECT count(*) FROM {table} WHERE snapshot_id NOT IN "
-                                  "(SELECT snapshot_id FROM snapshots)").fetchone()[0]
+            orphans = con.execute(
+                f"SELECT count(*) FROM {table} WHERE snapshot_id NOT IN "
+                "(SELECT snapshot_id FROM snapshots)"
+            ).fetchone()[0]
             assert orphans == 0, table
-        stray = con.execute("SELECT count(*) FROM identity_map WHERE first_snapshot NOT IN "
-                            "(SELECT snapshot_id FROM snapshots)").fetchone()[0]
+        stray = con.execute(
+            "SELECT count(*) FROM identity_map WHERE first_snapshot NOT IN "
+            "(SELECT snapshot_id FROM snapshots)"
+        ).fetchone()[0]
         assert stray == 0
 
 
-def _check_survivor(db: Path, before: Path, after: pd.DataFrame, demo_cfg,
-                    committed: bool) -> None:
+def _check_survivor(db: Path, before: Path, after: pd.DataFrame, demo_cfg, committed: bool) -> None:
     current, metrics = _snapshot(db, 2 if committed else 1)
     expected = after if committed else _snapshot(before, 1)[1]
     assert current == (2 if committed else 1)
@@ -112,8 +119,9 @@ def _check_survivor(db: Path, before: Path, after: pd.DataFrame, demo_cfg,
 
 
 @pytest.mark.parametrize("point", HOLD_POINTS)
-def test_kill_at_a_marked_point_keeps_the_last_good_snapshot(point, before, after, demo_cfg,
-                                                              tmp_path):
+def test_kill_at_a_marked_point_keeps_the_last_good_snapshot(
+    point, before, after, demo_cfg, tmp_path
+):
     db = tmp_path / "study.duckdb"
     shutil.copy(before, db)
     _kill_helper(db, point, hold=True)
@@ -121,8 +129,7 @@ def test_kill_at_a_marked_point_keeps_the_last_good_snapshot(point, before, afte
 
 
 @pytest.mark.parametrize("delay", DELAYS)
-def test_kill_after_a_random_delay_keeps_a_whole_snapshot(delay, before, after, demo_cfg,
-                                                          tmp_path):
+def test_kill_after_a_random_delay_keeps_a_whole_snapshot(delay, before, after, demo_cfg, tmp_path):
     db = tmp_path / "study.duckdb"
     shutil.copy(before, db)
     seen = _kill_helper(db, "ready", hold=False, delay=delay)

@@ -29,15 +29,25 @@ def _study(tmp_path: Path, source: str) -> Path:
     """A copy of the demo study configuration reading ``source``."""
     text = (DEMO / "study.toml").read_text(encoding="utf-8")
     path = tmp_path / "study.toml"
-    path.write_text(text.replace('source = "isotretinoin_delphi.xlsx"', f'source = "{source}"'),
-                    encoding="utf-8")
+    path.write_text(
+        text.replace('source = "isotretinoin_delphi.xlsx"', f'source = "{source}"'),
+        encoding="utf-8",
+    )
     return path
 
 
 def _texts(at: AppTest) -> str:
     """Every message on the page, markdown escapes and bold removed."""
-    parts = [*at.title, *at.markdown, *at.caption, *at.subheader, *at.success, *at.info,
-             *at.warning, *at.error]
+    parts = [
+        *at.title,
+        *at.markdown,
+        *at.caption,
+        *at.subheader,
+        *at.success,
+        *at.info,
+        *at.warning,
+        *at.error,
+    ]
     return "\n".join(str(e.value) for e in parts).replace("\\", "").replace("**", "")
 
 
@@ -71,11 +81,19 @@ def live(fake_sheets, rsa_private_key, demo_tabs, tmp_path, monkeypatch):
     info, _ = generate_service_account(fake_sheets.token_uri, rsa_private_key)
 
     def new_session() -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=60)
+        at = _as_coordinator(AppTest.from_file(APP, default_timeout=60))
         at.secrets["gcp_service_account"] = info
         return at
 
     return new_session, fake_sheets
+
+
+def _as_coordinator(at: AppTest) -> AppTest:
+    """Signed in as the coordinator: a study that is not the bundled demo, or any secrets, turn
+    demo mode off (lib.auth fails closed), so these sessions sign in."""
+    at.secrets["access"] = {"coordinator_password_hash": hash_password("boss", iterations=1000)}
+    at.session_state["role"] = "coordinator"
+    return at
 
 
 def _coordinator(at: AppTest) -> AppTest:
@@ -97,8 +115,7 @@ def test_failed_first_build_is_explained_and_not_retried_on_every_view(live):
     new_session, fake = live
     fake.fault("403", times=None, endpoint="metadata")
     first = new_session().run()
-    assert "The study database is not available: fetch failed: Permission denied" in \
-        _texts(first)
+    assert "The study database is not available: fetch failed: Permission denied" in _texts(first)
     requests = fake.count()
     again = new_session().run()  # another visitor within five minutes: no new Google request
     assert "Permission denied" in _texts(again) and fake.count() == requests
@@ -118,8 +135,11 @@ def test_refresh_now_stores_the_edited_sheet_and_every_page_shows_it(live, demo_
     changes = _frame(at, "new_responses", "changed_responses").set_index("round")
     assert changes.loc[3, "new_responses"] == 9 and changes.loc[3, "respondents"] == 14
     assert "since snapshot 1" in _texts(at)
-    steps = ["Fetching from Google Sheets", "Validating the responses",
-             "Storing the snapshot and computing consensus"]  # the progress steps, timed
+    steps = [
+        "Fetching from Google Sheets",
+        "Validating the responses",
+        "Storing the snapshot and computing consensus",
+    ]  # the progress steps, timed
     assert all(f"{step} " in _texts(at) for step in steps)
     assert fake.count() == 6  # two refreshes, three requests each
     at.switch_page("app.py").run()  # this session's next rerun
@@ -143,8 +163,10 @@ def test_failed_refresh_says_why_and_that_the_last_snapshot_is_current(live, dem
     at.button(key="co_refresh").click().run()
     text = _texts(at)
     assert not at.exception and at.error
-    assert "Fetching from Google Sheets failed: Permission denied: share the sheet with " \
-           "dashboard@delphi-fake.iam.gserviceaccount.com as Viewer" in text
+    assert (
+        "Fetching from Google Sheets failed: Permission denied: share the sheet with "
+        "dashboard@delphi-fake.iam.gserviceaccount.com as Viewer" in text
+    )
     assert "Nothing was changed: snapshot 1 is still current" in text
     log = _frame(at, "attempted_at", "outcome")
     assert log["outcome"].tolist()[0] == "failed"
@@ -162,14 +184,15 @@ def test_source_panel_shows_sheet_title_tabs_and_service_account(live):
     assert set(tabs["in the source"]) == {"yes"}
 
 
-def test_without_credentials_the_page_says_how_to_configure_them(fake_sheets, tmp_path,
-                                                                 monkeypatch):
+def test_without_credentials_the_page_says_how_to_configure_them(
+    fake_sheets, tmp_path, monkeypatch
+):
     monkeypatch.setenv("DELPHI_SHEETS_API_BASE", fake_sheets.url)
     monkeypatch.setenv("DELPHI_STUDY", str(_study(tmp_path, DEFAULT_KEY)))
     monkeypatch.setenv("DELPHI_DB", str(tmp_path / "none.duckdb"))
     for name in ("DELPHI_GOOGLE_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"):
         monkeypatch.delenv(name, raising=False)
-    at = _coordinator(AppTest.from_file(APP, default_timeout=60))
+    at = _coordinator(_as_coordinator(AppTest.from_file(APP, default_timeout=60)))
     assert not at.exception
     assert "Service account credentials: none configured" in _texts(at)
     assert "No snapshot yet" in _texts(at) and fake_sheets.count() == 0
@@ -192,7 +215,7 @@ def test_demo_refresh_picks_up_an_edited_workbook(tmp_path, monkeypatch):
     wb.save(book)
     monkeypatch.setenv("DELPHI_STUDY", str(_study(tmp_path, book.name)))
     monkeypatch.setenv("DELPHI_DB", str(tmp_path / "wb.duckdb"))
-    at = _coordinator(AppTest.from_file(APP, default_timeout=60))
+    at = _coordinator(_as_coordinator(AppTest.from_file(APP, default_timeout=60)))
     shutil.copy(DEMO / "isotretinoin_delphi.xlsx", book)
     at.button(key="co_refresh").click().run()
     assert not at.exception and "Snapshot 2 stored" in _texts(at)
@@ -237,7 +260,8 @@ def test_pin_and_unpin_the_committee_view(live, demo_tabs):
 def _signed(at: AppTest, role: str | None) -> AppTest:
     at.secrets["access"] = {
         "coordinator_password_hash": hash_password("boss-secret", iterations=1000),
-        "committee_password_hash": hash_password("team-secret", iterations=1000)}
+        "committee_password_hash": hash_password("team-secret", iterations=1000),
+    }
     if role:
         at.session_state["role"] = role
     return at.run()

@@ -1,4 +1,4 @@
-"""AppTest: the Reports page — downloads offered by role, and the next-round export.
+"""AppTest: the Reports page — downloads offered by role — and the Next round page's export.
 
 Streamlit 1.67's AppTest runs app.py (the router) only on the first run; a role is set in session
 state before it (see tests/test_pages.py).  Download contents are caught where Streamlit stores
@@ -15,12 +15,13 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from lib import reports
 from lib.auth import hash_password
+from lib.reports.pdf import pdf_browser
 from tests.test_reports import Page
 
 REPORT = {"dl_report_html", "dl_report_xlsx", "dl_metrics_csv"}
 COORDINATOR = {"dl_fb_zip", "dl_fb_merge", "dl_next_csv", "dl_next_xlsx"}
+NEXT_ROUND_PAGE = "pages/next_round.py"
 
 
 @pytest.fixture
@@ -42,14 +43,15 @@ def downloads(monkeypatch) -> dict:
     return seen
 
 
-def _open(at: AppTest, role: str | None) -> AppTest:
-    """The Reports page for ``role`` (None: demo mode, where everyone is coordinator)."""
+def _open(at: AppTest, role: str | None, page: str = "pages/reports.py") -> AppTest:
+    """The Reports page (or ``page``) for ``role`` (None: demo mode, where everyone is
+    coordinator)."""
     if role is not None:
         at.secrets["access"] = {"coordinator_password_hash": hash_password("x", iterations=1000)}
         if role != "observer":
             at.session_state["role"] = role
     at.run()
-    at.switch_page("pages/reports.py").run()
+    at.switch_page(page).run()
     assert not at.exception
     return at
 
@@ -77,38 +79,53 @@ def test_committee_edits_the_narrative_of_the_report(app, downloads):
 
 
 def test_coordinator_gets_feedback_and_next_round_downloads(app, downloads):
-    at = _open(app, None)
+    at = _open(app, None, NEXT_ROUND_PAGE)  # the next-round builder has its own page
     keys = _keys(at)
+    at.switch_page("pages/reports.py").run()
+    keys |= _keys(at)
     assert REPORT | COORDINATOR <= keys
-    assert ("dl_fb_pdf" in keys) == (reports.pdf_browser() is not None)
+    assert ("dl_fb_pdf" in keys) == (pdf_browser() is not None)
     assert len(at.get("iframe")) == 1  # the preview of one feedback document
     merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]())))
     assert len(merge) == 15 and merge[0]["file_name"] == "feedback_round3_P01.html"
 
 
 def test_coordinator_next_round_export_follows_the_editor(app, downloads):
-    at = _open(app, None)
+    at = _open(app, None, NEXT_ROUND_PAGE)
     at.session_state["nr_plan_1"] = {
-        "edited_rows": {0: {"action": "revise", "revised_text": "Clearer wording."},
-                        1: {"action": "drop"}},
-        "added_rows": [], "deleted_rows": []}
+        "edited_rows": {
+            0: {"action": "revise", "revised_text": "Clearer wording."},
+            1: {"action": "drop"},
+        },
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.session_state["nr_new_1"] = {
-        "edited_rows": {}, "deleted_rows": [],
-        "added_rows": [{"domain": "Dosing", "text": "A statement from the comments."}]}
+        "edited_rows": {},
+        "deleted_rows": [],
+        "added_rows": [{"domain": "Dosing", "text": "A statement from the comments."}],
+    }
     at.run()
     assert not at.exception and not at.warning
     rows = list(csv.DictReader(io.StringIO(downloads["statements_round4.csv"]())))
     assert [(r["statement_id"], r["round"], r["revised_from"]) for r in rows] == [
-        ("S07c", "4", "S07b"), ("S18", "4", ""), ("S33", "4", ""), ("S35a", "4", ""),
-        ("S43", "4", "")]
+        ("S07c", "4", "S07b"),
+        ("S18", "4", ""),
+        ("S33", "4", ""),
+        ("S35a", "4", ""),
+        ("S43", "4", ""),
+    ]
     assert rows[0]["text"] == "Clearer wording."
     assert rows[-1]["text"] == "A statement from the comments." and rows[-1]["domain"] == "Dosing"
 
 
 def test_next_round_problem_blocks_the_export(app):
-    at = _open(app, None)
-    at.session_state["nr_plan_1"] = {"edited_rows": {0: {"action": "revise"}},
-                                     "added_rows": [], "deleted_rows": []}
+    at = _open(app, None, NEXT_ROUND_PAGE)
+    at.session_state["nr_plan_1"] = {
+        "edited_rows": {0: {"action": "revise"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.run()
     assert "revise needs a new wording" in at.warning[0].value
     assert at.download_button(key="dl_next_csv").proto.disabled

@@ -10,7 +10,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from lib import stats
+from lib.analysis import agreement, stability
 from lib.auth import hash_password
 
 PSEUDONYM = re.compile(r"\bP\d{2,4}\b")
@@ -44,6 +44,7 @@ def _charts(at: AppTest) -> int:
 
 
 # --- Trends ------------------------------------------------------------------------------------
+
 
 def test_trends_renders_every_tab(app):
     at = _page(app, "pages/trends.py")
@@ -99,8 +100,8 @@ def test_trends_rule_scope_and_disagreement_filter(app):
 
 def test_trends_statistics_are_computed_once_per_snapshot(app, monkeypatch):
     calls = []
-    original = stats.kendall_w
-    monkeypatch.setattr(stats, "kendall_w", lambda *a: calls.append(a) or original(*a))
+    original = agreement.kendall_w
+    monkeypatch.setattr(agreement, "kendall_w", lambda *a: calls.append(a) or original(*a))
     at = _page(app, "pages/trends.py")
     at.toggle(key="tr_disagree").set_value(False).run()
     at.toggle(key="tr_disagree").set_value(True).run()
@@ -108,6 +109,7 @@ def test_trends_statistics_are_computed_once_per_snapshot(app, monkeypatch):
 
 
 # --- Panel -------------------------------------------------------------------------------------
+
 
 def test_panel_shows_response_and_attrition(app):
     at = _page(app, "pages/panel.py")
@@ -144,6 +146,7 @@ def test_panel_hides_small_groups_and_pseudonyms_from_observers(app):
 
 # --- Statement detail --------------------------------------------------------------------------
 
+
 def _pick(at: AppTest, statement_id: str) -> None:
     box = at.selectbox(key="st_statement")
     box.select(next(o for o in box.options if o.startswith(f"{statement_id} — "))).run()
@@ -169,7 +172,7 @@ def test_statement_detail_shows_solidity_stability_and_rules(app):
     assert set(stab["verdict"]) <= {"stable", "still moving", "not assessable"}
     rules = _table(at, "n_rules_consensus")
     assert "study_rule" in rules and "comet_70_15" in rules and len(rules) == 3
-    assert any(stats.STABILITY_RULE[:40] in c.value for c in at.caption)
+    assert any(stability.STABILITY_RULE[:40] in c.value for c in at.caption)
 
 
 def test_statement_rated_once_has_nothing_to_compare(app):

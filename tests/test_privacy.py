@@ -31,11 +31,15 @@ MAX_OPTIONS = 60  # every option of every filter, bounded for the statement pick
 def observer_pages() -> list[str]:
     """Page files offered to observers, read from app.py's PAGES list."""
     tree = ast.parse((ROOT / "app.py").read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign)
-                and getattr(n.targets[0], "id", "") == "PAGES")
+    node = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES"
+    )
     pages = ast.literal_eval(node.value)
-    return [p for p, *_rest, minimum, _section in pages
-            if minimum == "observer" and (ROOT / p).exists()]
+    return [
+        p for p, *_rest, minimum, _section in pages if minimum == "observer" and (ROOT / p).exists()
+    ]
 
 
 def _names_raw(raw: RawSource) -> tuple[RawSource, dict[str, str]]:
@@ -47,8 +51,13 @@ def _names_raw(raw: RawSource) -> tuple[RawSource, dict[str, str]]:
         if tab.startswith("Round") or tab == "Panel":
             head = ["Full name" if str(h) == "Email Address" else h for h in rows[0]]
             col = rows[0].index("Email Address")
-            body = [[name_of.get(str(c).strip().casefold(), c) if j == col else c
-                     for j, c in enumerate(r)] for r in rows[1:]]
+            body = [
+                [
+                    name_of.get(str(c).strip().casefold(), c) if j == col else c
+                    for j, c in enumerate(r)
+                ]
+                for r in rows[1:]
+            ]
             tabs[tab] = [head, *body]
         else:
             tabs[tab] = rows
@@ -83,8 +92,10 @@ def _observer_app(study, monkeypatch, tmp_path) -> AppTest:
     monkeypatch.setenv("DELPHI_DB", str(private))
     monkeypatch.setenv("DELPHI_STUDY", str(toml))
     at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["access"] = {"coordinator_password_hash": hash_password("x", iterations=1000),
-                            "committee_password_hash": hash_password("y", iterations=1000)}
+    at.secrets["access"] = {
+        "coordinator_password_hash": hash_password("x", iterations=1000),
+        "committee_password_hash": hash_password("y", iterations=1000),
+    }
     return at
 
 

@@ -98,10 +98,12 @@ def test_only_round_tabs_and_present_optional_tabs_are_requested(live, cfg, goog
 
 
 def test_statements_tab_is_read_when_the_sheet_has_it(live, cfg, google, fresh_db):
-    live.tabs["Statements"] = [["statement_id", "round", "domain", "text"],
-                               ["S01", 1, "Dosing", "Low doses work"],
-                               ["S02", 1, "Safety", "Peels are safe"],
-                               ["S02", 2, "Safety", "Peels are safe"]]
+    live.tabs["Statements"] = [
+        ["statement_id", "round", "domain", "text"],
+        ["S01", 1, "Dosing", "Low doses work"],
+        ["S02", 1, "Safety", "Peels are safe"],
+        ["S02", 2, "Safety", "Peels are safe"],
+    ]
     res = refresh(cfg, fresh_db, google=google)
     assert _ranges(live) == ["'Round 1'", "'Round 2'", "'Statements'", "'Panel'"]
     with store.connect(fresh_db) as con:
@@ -110,16 +112,19 @@ def test_statements_tab_is_read_when_the_sheet_has_it(live, cfg, google, fresh_d
 
 
 @pytest.mark.parametrize("n_rounds", [1, 3, 10])
-def test_three_requests_per_refresh_whatever_the_number_of_rounds(live, google, fresh_db,
-                                                                  n_rounds):
+def test_three_requests_per_refresh_whatever_the_number_of_rounds(live, google, fresh_db, n_rounds):
     header = ["Timestamp", "Email Address", "S01. Low doses work"]
-    live.tabs = {f"Round {i}": [header, [46266 + i, "a@x.example", "Agree"],
-                                [46266.5 + i, "b@x.example", "Disagree"]]
-                 for i in range(1, n_rounds + 1)}
-    cfg = tiny_config(source=DEFAULT_KEY,
-                      rounds={f"Round {i}": i for i in range(1, n_rounds + 1)})
+    live.tabs = {
+        f"Round {i}": [
+            header,
+            [46266 + i, "a@x.example", "Agree"],
+            [46266.5 + i, "b@x.example", "Disagree"],
+        ]
+        for i in range(1, n_rounds + 1)
+    }
+    cfg = tiny_config(source=DEFAULT_KEY, rounds={f"Round {i}": i for i in range(1, n_rounds + 1)})
     res = refresh(cfg, fresh_db, google=google)
-    # token + spreadsheet metadata + one values:batchGet for every tab (lib/gsheets.py)
+    # token + spreadsheet metadata + one values:batchGet for every tab (lib/sources/gsheets.py)
     assert res.requests == 3 and live.count() == 3
     assert [live.count(e) for e in ("token", "metadata", "batchGet")] == [1, 1, 1]
     assert len(_ranges(live)) == n_rounds and res.counts["n_rounds"] == n_rounds
@@ -170,10 +175,10 @@ FAULTS = [  # (fault, times, endpoint, extra read_sheet kwargs, expected message
 ]
 
 
-@pytest.mark.parametrize("kind,times,endpoint,kwargs,message", FAULTS,
-                         ids=[f[0] for f in FAULTS])
-def test_fault_fails_the_fetch_and_keeps_the_last_snapshot(live, cfg, google, fresh_db, kind,
-                                                           times, endpoint, kwargs, message):
+@pytest.mark.parametrize("kind,times,endpoint,kwargs,message", FAULTS, ids=[f[0] for f in FAULTS])
+def test_fault_fails_the_fetch_and_keeps_the_last_snapshot(
+    live, cfg, google, fresh_db, kind, times, endpoint, kwargs, message
+):
     refresh(cfg, fresh_db, google=google)
     sid, metrics, count, _ = _state(fresh_db)
     live.tabs["Round 2"].append([46300.5, "d@x.example", "Agree"])  # there is news to store
@@ -213,8 +218,9 @@ def _key_lines(info) -> list[str]:
 
 
 @pytest.mark.parametrize("fault", ["invalid_grant", "403", "429"])
-def test_failing_refresh_never_shows_the_private_key(live, cfg, rsa_service_account, fresh_db,
-                                                     caplog, capsys, fault):
+def test_failing_refresh_never_shows_the_private_key(
+    live, cfg, rsa_service_account, fresh_db, caplog, capsys, fault
+):
     caplog.set_level(logging.DEBUG)
     live.fault(fault, times=None)
     google = {"credentials_info": rsa_service_account, "sleep": lambda s: None}
@@ -231,8 +237,9 @@ def test_failing_refresh_never_shows_the_private_key(live, cfg, rsa_service_acco
     assert seen and not [line for line in _key_lines(rsa_service_account) if line in seen]
 
 
-def test_unparseable_private_key_is_named_not_shown(live, cfg, rsa_service_account, fresh_db,
-                                                    caplog):
+def test_unparseable_private_key_is_named_not_shown(
+    live, cfg, rsa_service_account, fresh_db, caplog
+):
     caplog.set_level(logging.DEBUG)
     lines = rsa_service_account["private_key"].splitlines()
     lines[1] = lines[1][:10] + "!!!!" + lines[1][14:]  # the PEM frame stays, the body is bad
@@ -294,15 +301,25 @@ def key_file(tmp_path, rsa_service_account) -> Path:
 
 
 def test_cli_refresh_with_credentials_option(live, study_toml, key_file, fresh_db, capsys):
-    code = cli(["refresh", "--study", str(study_toml), "--db", str(fresh_db),
-                "--credentials", str(key_file)])
+    code = cli(
+        [
+            "refresh",
+            "--study",
+            str(study_toml),
+            "--db",
+            str(fresh_db),
+            "--credentials",
+            str(key_file),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and out.startswith("Snapshot 1 stored")
     assert "4 respondents of 4 invited" in out and live.count() == 3
 
 
-def test_cli_refresh_with_credentials_from_environment(live, study_toml, key_file, fresh_db,
-                                                       monkeypatch, capsys):
+def test_cli_refresh_with_credentials_from_environment(
+    live, study_toml, key_file, fresh_db, monkeypatch, capsys
+):
     monkeypatch.setenv("DELPHI_GOOGLE_CREDENTIALS", str(key_file))
     assert cli(["refresh", "--study", str(study_toml), "--db", str(fresh_db)]) == 0
     assert cli(["refresh", "--study", str(study_toml), "--db", str(fresh_db)]) == 0
@@ -311,31 +328,48 @@ def test_cli_refresh_with_credentials_from_environment(live, study_toml, key_fil
 
 def _cli_process(args: list[str], **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DELPHI_", "GOOGLE_"))}
-    return subprocess.run([sys.executable, "-m", "lib", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "lib", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environ, **env},
+    )
 
 
-def test_cli_process_failing_refresh_prints_reason_not_key(live, study_toml, key_file, fresh_db,
-                                                           rsa_service_account):
+def test_cli_process_failing_refresh_prints_reason_not_key(
+    live, study_toml, key_file, fresh_db, rsa_service_account
+):
     live.fault("403", times=None, endpoint="metadata")
-    done = _cli_process(["refresh", "--study", str(study_toml), "--db", str(fresh_db)],
-                        DELPHI_SHEETS_API_BASE=live.url,
-                        DELPHI_GOOGLE_CREDENTIALS=str(key_file))
+    done = _cli_process(
+        ["refresh", "--study", str(study_toml), "--db", str(fresh_db)],
+        DELPHI_SHEETS_API_BASE=live.url,
+        DELPHI_GOOGLE_CREDENTIALS=str(key_file),
+    )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("error: fetch failed: Permission denied: share the sheet")
     assert not [ln for ln in _key_lines(rsa_service_account) if ln in done.stderr + done.stdout]
 
 
-def test_refresh_in_another_process_makes_this_one_wait_or_be_told(live, google, study_toml,
-                                                                   key_file, fresh_db):
+def test_refresh_in_another_process_makes_this_one_wait_or_be_told(
+    live, google, study_toml, key_file, fresh_db
+):
     cfg = load_config(study_toml)  # the same configuration, so the same content hash
     live.fault("slow", times=1, endpoint="batchGet", delay=1.0)
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DELPHI_", "GOOGLE_"))}
     other = subprocess.Popen(
-        [sys.executable, "-m", "lib", "refresh", "--study", str(study_toml), "--db",
-         str(fresh_db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**environ, "DELPHI_SHEETS_API_BASE": live.url,
-             "DELPHI_GOOGLE_CREDENTIALS": str(key_file)})
+        [sys.executable, "-m", "lib", "refresh", "--study", str(study_toml), "--db", str(fresh_db)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **environ,
+            "DELPHI_SHEETS_API_BASE": live.url,
+            "DELPHI_GOOGLE_CREDENTIALS": str(key_file),
+        },
+    )
     deadline = time.monotonic() + 30
     while live.count("batchGet") == 0 and time.monotonic() < deadline:
         time.sleep(0.02)  # the other process is inside its (slow) fetch, holding the lock

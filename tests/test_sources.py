@@ -26,8 +26,10 @@ def workbook(tmp_path):
 
 def test_rows_drop_trailing_empty_cells_and_rows(workbook):
     raw = read_workbook(workbook)
-    assert raw.tabs["Round 1"] == [["Timestamp", "Email Address", "S01. x"],
-                                   [dt.datetime(2026, 9, 1, 9), "a@x.example", "Agree"]]
+    assert raw.tabs["Round 1"] == [
+        ["Timestamp", "Email Address", "S01. x"],
+        [dt.datetime(2026, 9, 1, 9), "a@x.example", "Agree"],
+    ]
     assert raw.all_tabs == ["Round 1", "Panel"] and raw.requests == 0
 
 
@@ -47,13 +49,19 @@ def test_broken_workbook_is_a_source_error(tmp_path):
         read_workbook(bad)
 
 
-@pytest.mark.parametrize("source,expected", [
-    ("https://docs.google.com/spreadsheets/d/1AbC-dEf_ghIJklMNopQRstuVWxyz0123456789/edit", True),
-    ("1AbCdEfghIJklMNopQRstuVWxyz0123456789_-", True),
-    ("data/demo/isotretinoin_delphi.xlsx", False),
-    ("study.xlsx", False),
-    ("demo-sheet-key", True),  # a short key, as the fake Sheets server uses
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        (
+            "https://docs.google.com/spreadsheets/d/1AbC-dEf_ghIJklMNopQRstuVWxyz0123456789/edit",
+            True,
+        ),
+        ("1AbCdEfghIJklMNopQRstuVWxyz0123456789_-", True),
+        ("data/demo/isotretinoin_delphi.xlsx", False),
+        ("study.xlsx", False),
+        ("demo-sheet-key", True),  # a short key, as the fake Sheets server uses
+        ("", False),
+    ],
+)
 def test_google_sheet_or_path(source, expected):
     assert is_google_sheet(source) is expected

@@ -33,8 +33,12 @@ def test_pseudonyms_follow_first_appearance_and_stay_stable(tiny_cfg, fresh_db):
     with store.connect(fresh_db) as con:
         got = dict(con.execute("SELECT identity_key, panelist FROM identity_map").fetchall())
     # Round 1 by the kept submissions' timestamps: b, c, d, then a (its latest is 3 Sept)
-    assert got == {"b@x.example": "P01", "c@x.example": "P02", "d@x.example": "P03",
-                   "a@x.example": "P04"}
+    assert got == {
+        "b@x.example": "P01",
+        "c@x.example": "P02",
+        "d@x.example": "P03",
+        "a@x.example": "P04",
+    }
 
 
 def test_identifying_panel_columns_are_not_stored_as_attributes(tiny_cfg, fresh_db):
@@ -77,7 +81,8 @@ def test_response_rates_use_the_panel_as_invited(tiny_cfg, fresh_db):
         missing = store.nonresponders(con, sid)
     assert rates[["round", "invited", "responded"]].values.tolist() == [[1, 4, 4], [2, 4, 3]]
     assert missing[["round", "identity", "name"]].values.tolist() == [
-        [2, "d@x.example", "Dan Delta"]]
+        [2, "d@x.example", "Dan Delta"]
+    ]
 
 
 def test_distribution_counts_answers_without_identities(tiny_cfg, fresh_db):
@@ -86,7 +91,11 @@ def test_distribution_counts_answers_without_identities(tiny_cfg, fresh_db):
         dist = store.distribution_for(con, sid)
     s2 = dist[(dist["round"] == 1) & (dist["statement_id"] == "S02")]
     assert dict(zip(s2["answer"], s2["count"], strict=True)) == {
-        "2": 1, "4": 1, "missing": 1, "no_opinion": 1}
+        "2": 1,
+        "4": 1,
+        "missing": 1,
+        "no_opinion": 1,
+    }
 
 
 def test_comments_come_without_panelists(tiny_cfg, fresh_db):
@@ -108,5 +117,6 @@ def test_corrupt_database_file_gives_a_clear_message(tmp_path):
 def test_schema_is_created_on_a_fresh_file(fresh_db):
     with store.connect(fresh_db) as con:
         assert store.latest_snapshot_id(con) is None
-    assert duckdb.connect(str(fresh_db)).execute(
-        "SELECT count(*) FROM snapshots").fetchone() == (0,)
+    assert duckdb.connect(str(fresh_db)).execute("SELECT count(*) FROM snapshots").fetchone() == (
+        0,
+    )

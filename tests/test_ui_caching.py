@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from lib import ui
 from lib.pipeline import refresh
 from lib.sources import read_workbook
+from lib.ui import loaders, session
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CALLS: list[int] = []
@@ -28,8 +28,7 @@ def _caption(db: Path, monkeypatch) -> str:
     return at.caption[0].value
 
 
-def test_a_new_snapshot_shows_in_the_next_session_without_waiting(demo_db, demo_cfg,
-                                                                  monkeypatch):
+def test_a_new_snapshot_shows_in_the_next_session_without_waiting(demo_db, demo_cfg, monkeypatch):
     assert _caption(demo_db, monkeypatch).startswith("Snapshot 1 ")
     raw = read_workbook(demo_cfg.source)
     raw.tabs["Panel"][1][2] = "Portugal"  # any edit of the sheet makes a new snapshot
@@ -39,17 +38,18 @@ def test_a_new_snapshot_shows_in_the_next_session_without_waiting(demo_db, demo_
 
 def test_database_signature_changes_when_the_file_is_written(tmp_path):
     db = tmp_path / "x.duckdb"
-    before = ui._db_signature(str(db))
+    before = session._db_signature(str(db))
     db.write_bytes(b"1")
-    assert before == (None, None) and ui._db_signature(str(db)) != before
+    assert before == (None, None) and session._db_signature(str(db)) != before
 
 
 def test_figure_is_built_once_per_snapshot_and_arguments():
     CALLS.clear()
     frame = pd.DataFrame({"x": [1, 2, 3]})
     builder = f"{__name__}._builder"
-    first = ui._figure("db", 1, builder, frame)
-    assert ui._figure("db", 1, builder, frame.copy()) is first  # same content: no rebuild
-    ui._figure("db", 2, builder, frame)  # another snapshot
-    ui._figure("db", 1, builder, frame.head(2))  # other arguments
+    figure = loaders._figure
+    first = figure("db", 1, builder, _builder, frame)
+    assert figure("db", 1, builder, _builder, frame.copy()) is first  # same content: no rebuild
+    figure("db", 2, builder, _builder, frame)  # another snapshot
+    figure("db", 1, builder, _builder, frame.head(2))  # other arguments
     assert CALLS == [3, 3, 2]

@@ -48,10 +48,16 @@ def test_empty_versions():
     assert diff_words("old", "") == [("delete", "old")]
 
 
-@pytest.mark.parametrize("evil", [
-    "[click](javascript:alert(1))", "<script>alert(1)</script>", "**bold** ~~gone~~",
-    ":red[fake] ]`code`", "![img](http://x.example/a.png)",
-])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "[click](javascript:alert(1))",
+        "<script>alert(1)</script>",
+        "**bold** ~~gone~~",
+        ":red[fake] ]`code`",
+        "![img](http://x.example/a.png)",
+    ],
+)
 def test_markdown_diff_escapes_every_word(evil):
     md = diff_markdown("Safe text.", f"Safe text {evil}.")
     text = re.sub(r":red\[~~|~~\]|:blue\[\*\*|\*\*\]", "", md)  # our own markup

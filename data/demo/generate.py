@@ -18,8 +18,13 @@ SEED = 20261126
 OUT_PATH = Path(__file__).resolve().with_name("isotretinoin_delphi.xlsx")
 TAB_NAMES = ("Round 1", "Round 2", "Round 3", "Statements", "Panel")
 TIMESTAMP_FORMAT = "dd/mm/yyyy hh:mm:ss"
-LABELS = {1: "Strongly disagree", 2: "Disagree", 3: "Neither agree nor disagree", 4: "Agree",
-          5: "Strongly agree"}
+LABELS = {
+    1: "Strongly disagree",
+    2: "Disagree",
+    3: "Neither agree nor disagree",
+    4: "Agree",
+    5: "Strongly agree",
+}
 UNABLE = "Unable to judge"
 UTJ = 0  # internal code for "Unable to judge"; None is an unanswered (blank) cell
 THRESHOLD = 0.75
@@ -33,8 +38,14 @@ ROUND_COMMENT = "Comments (optional)"
 ROUND_START = {1: date(2026, 9, 7), 2: date(2026, 10, 5), 3: date(2026, 11, 2)}
 ROUND_DAYS = {1: 19, 2: 17, 3: 15}
 
-DOMAINS = ("Patient selection and indications", "Dosing", "Duration and maintenance",
-           "Monitoring", "Safety and contraindications", "Combination with procedures")
+DOMAINS = (
+    "Patient selection and indications",
+    "Dosing",
+    "Duration and maintenance",
+    "Monitoring",
+    "Safety and contraindications",
+    "Combination with procedures",
+)
 
 Rating = int | None  # 1..5, UTJ (0) or None (blank)
 
@@ -98,10 +109,17 @@ PANEL = (
     Panelist("arjun.mehta@derm.example", "Arjun Mehta", "India", "Mixed", 7, MID),
     Panelist("s.whitfield@nhs-derm.example", "Sarah Whitfield", "UK", "Hospital", 20, LOW),
     Panelist("j.okafor@londonskin.example", "James Okafor", "UK", "Mixed", 14, MID),
-    Panelist("lucia.fernandez@dermamadrid.example", "Lucía Fernández", "Spain", "Private practice",
-             16, HIGH),
-    Panelist("jiwoo.park@seoulderm.example", "Ji-woo Park", "South Korea", "Private practice", 10,
-             HIGH),
+    Panelist(
+        "lucia.fernandez@dermamadrid.example",
+        "Lucía Fernández",
+        "Spain",
+        "Private practice",
+        16,
+        HIGH,
+    ),
+    Panelist(
+        "jiwoo.park@seoulderm.example", "Ji-woo Park", "South Korea", "Private practice", 10, HIGH
+    ),
     Panelist("mj.kim@snuh-derm.example", "Min-jun Kim", "South Korea", "Academic", 19, MID),
     Panelist("n.elsayed@cairoderm.example", "Nour El-Sayed", "Egypt", "Hospital", 8, MID),
     Panelist("c.mendoza@dermamx.example", "Carlos Mendoza", "Mexico", "Mixed", 24, LOW),
@@ -112,183 +130,576 @@ DROPOUT = "j.okafor@londonskin.example"  # no round-3 submission
 EMAIL_VARIANTS = {(2, "ana.silva@clinic.example"): " Ana.Silva@clinic.example "}
 BLANKS_PER_ROUND = {1: 3, 2: 2, 3: 2}
 UNABLE_EVENTS = (  # (round, email, statement id): answered "Unable to judge"
-    (1, "m.bianchi@dermaroma.example", "S40"), (1, "m.bianchi@dermaroma.example", "S36"),
-    (1, "c.mendoza@dermamx.example", "S35"), (1, "s.whitfield@nhs-derm.example", "S33"),
-    (2, "c.mendoza@dermamx.example", "S35a"), (2, "s.whitfield@nhs-derm.example", "S42"),
+    (1, "m.bianchi@dermaroma.example", "S40"),
+    (1, "m.bianchi@dermaroma.example", "S36"),
+    (1, "c.mendoza@dermamx.example", "S35"),
+    (1, "s.whitfield@nhs-derm.example", "S33"),
+    (2, "c.mendoza@dermamx.example", "S35a"),
+    (2, "s.whitfield@nhs-derm.example", "S42"),
     (3, "c.mendoza@dermamx.example", "S35a"),
 )
 
 CATALOGUE: tuple[tuple[str, int, float, float, int, str], ...] = (
-    ("S01", 0, 4.5, 0.6, 0, "Low-dose isotretinoin is a reasonable off-label option for patients "
-     "with mild to moderate photoaging (Glogau II–III) who have not responded adequately to "
-     "topical retinoids."),
-    ("S02", 0, 4.4, 0.7, 0, "Patients with photoaging and prominent sebaceous hyperplasia or "
-     "enlarged pores are the subgroup most likely to benefit from low-dose isotretinoin."),
-    ("S03", 0, 1.6, 0.6, 1, "Low-dose isotretinoin should be offered as first-line monotherapy for "
-     "photoaging, before topical retinoids have been tried."),
-    ("S04", 0, 3.3, 1.0, 1, "Patients with photoaging and coexisting papulopustular rosacea are "
-     "suitable candidates for low-dose isotretinoin."),
-    ("S05", 0, 3.0, 1.0, 1, "Low-dose isotretinoin is appropriate for patients older than 65 years "
-     "with photoaging, provided baseline lipids and liver enzymes are normal."),
-    ("S06", 0, 4.7, 0.5, 0, "Written informed consent documenting the off-label use of "
-     "isotretinoin for photoaging should be obtained before starting treatment."),
-    ("S07", 0, 2.8, 1.0, 1, "Fine wrinkles without other signs of photoaging are a sufficient "
-     "indication on their own to start low-dose isotretinoin."),
-    ("S08", 1, 4.1, 0.7, 0, "For photoaging, 0.1–0.25 mg/kg/day is sufficient to obtain a "
-     "clinically meaningful benefit."),
-    ("S09", 1, 3.8, 1.0, 1, "A fixed dose of 10 mg three times weekly is an acceptable regimen for "
-     "photoaging."),
-    ("S10", 1, 2.6, 1.0, 1, "A fixed dose of 20 mg daily is preferable to weight-based dosing for "
-     "photoaging."),
-    ("S11", 1, 3.2, 1.0, 0, "Micro-dosing (5 mg/day or less, or 10 mg once or twice weekly) "
-     "produces a clinically meaningful improvement in photoaging."),
-    ("S12", 1, 4.6, 0.6, 0, "Isotretinoin for photoaging should be taken with a fat-containing "
-     "meal to ensure adequate absorption."),
-    ("S13", 1, 1.5, 0.6, 0, "The cumulative dose target of 120–150 mg/kg used in acne is relevant "
-     "when treating photoaging."),
-    ("S14", 1, 4.4, 0.7, 0, "Doses above 0.5 mg/kg/day offer no additional benefit for photoaging "
-     "and increase the frequency of adverse effects."),
-    ("S15", 2, 4.4, 0.7, 0, "A treatment course of at least 12 weeks is needed before response in "
-     "photoaging can be assessed."),
-    ("S16", 2, 3.8, 0.9, 0, "A treatment course of 6 months is adequate for most patients with "
-     "photoaging."),
-    ("S17", 2, 3.4, 1.0, 1, "After the initial course, maintenance with 10 mg once or twice weekly "
-     "can be used to sustain improvement."),
-    ("S18", 2, 2.8, 1.1, 1, "Continuous treatment for longer than 12 months is justified in "
-     "patients with photoaging who continue to improve."),
+    (
+        "S01",
+        0,
+        4.5,
+        0.6,
+        0,
+        "Low-dose isotretinoin is a reasonable off-label option for patients "
+        "with mild to moderate photoaging (Glogau II–III) who have not responded adequately to "
+        "topical retinoids.",
+    ),
+    (
+        "S02",
+        0,
+        4.4,
+        0.7,
+        0,
+        "Patients with photoaging and prominent sebaceous hyperplasia or "
+        "enlarged pores are the subgroup most likely to benefit from low-dose isotretinoin.",
+    ),
+    (
+        "S03",
+        0,
+        1.6,
+        0.6,
+        1,
+        "Low-dose isotretinoin should be offered as first-line monotherapy for "
+        "photoaging, before topical retinoids have been tried.",
+    ),
+    (
+        "S04",
+        0,
+        3.3,
+        1.0,
+        1,
+        "Patients with photoaging and coexisting papulopustular rosacea are "
+        "suitable candidates for low-dose isotretinoin.",
+    ),
+    (
+        "S05",
+        0,
+        3.0,
+        1.0,
+        1,
+        "Low-dose isotretinoin is appropriate for patients older than 65 years "
+        "with photoaging, provided baseline lipids and liver enzymes are normal.",
+    ),
+    (
+        "S06",
+        0,
+        4.7,
+        0.5,
+        0,
+        "Written informed consent documenting the off-label use of "
+        "isotretinoin for photoaging should be obtained before starting treatment.",
+    ),
+    (
+        "S07",
+        0,
+        2.8,
+        1.0,
+        1,
+        "Fine wrinkles without other signs of photoaging are a sufficient "
+        "indication on their own to start low-dose isotretinoin.",
+    ),
+    (
+        "S08",
+        1,
+        4.1,
+        0.7,
+        0,
+        "For photoaging, 0.1–0.25 mg/kg/day is sufficient to obtain a "
+        "clinically meaningful benefit.",
+    ),
+    (
+        "S09",
+        1,
+        3.8,
+        1.0,
+        1,
+        "A fixed dose of 10 mg three times weekly is an acceptable regimen for photoaging.",
+    ),
+    (
+        "S10",
+        1,
+        2.6,
+        1.0,
+        1,
+        "A fixed dose of 20 mg daily is preferable to weight-based dosing for photoaging.",
+    ),
+    (
+        "S11",
+        1,
+        3.2,
+        1.0,
+        0,
+        "Micro-dosing (5 mg/day or less, or 10 mg once or twice weekly) "
+        "produces a clinically meaningful improvement in photoaging.",
+    ),
+    (
+        "S12",
+        1,
+        4.6,
+        0.6,
+        0,
+        "Isotretinoin for photoaging should be taken with a fat-containing "
+        "meal to ensure adequate absorption.",
+    ),
+    (
+        "S13",
+        1,
+        1.5,
+        0.6,
+        0,
+        "The cumulative dose target of 120–150 mg/kg used in acne is relevant "
+        "when treating photoaging.",
+    ),
+    (
+        "S14",
+        1,
+        4.4,
+        0.7,
+        0,
+        "Doses above 0.5 mg/kg/day offer no additional benefit for photoaging "
+        "and increase the frequency of adverse effects.",
+    ),
+    (
+        "S15",
+        2,
+        4.4,
+        0.7,
+        0,
+        "A treatment course of at least 12 weeks is needed before response in "
+        "photoaging can be assessed.",
+    ),
+    (
+        "S16",
+        2,
+        3.8,
+        0.9,
+        0,
+        "A treatment course of 6 months is adequate for most patients with photoaging.",
+    ),
+    (
+        "S17",
+        2,
+        3.4,
+        1.0,
+        1,
+        "After the initial course, maintenance with 10 mg once or twice weekly "
+        "can be used to sustain improvement.",
+    ),
+    (
+        "S18",
+        2,
+        2.8,
+        1.1,
+        1,
+        "Continuous treatment for longer than 12 months is justified in "
+        "patients with photoaging who continue to improve.",
+    ),
     ("S19", 2, 4.3, 0.7, 0, "Low-dose isotretinoin can be stopped abruptly without tapering."),
-    ("S20", 2, 4.9, 0.4, 0, "Daily broad-spectrum sunscreen (SPF 30 or higher) must be continued "
-     "during and after treatment."),
-    ("S21", 3, 4.7, 0.5, 0, "Fasting lipid profile and liver enzymes (ALT, AST) should be measured "
-     "at baseline in all patients."),
-    ("S22", 3, 3.1, 1.0, 1, "In patients with normal baseline results, a single repeat of lipids "
-     "and liver enzymes after 8 weeks is sufficient at doses of 20 mg/day or less."),
-    ("S23", 3, 4.4, 0.6, 0, "Treatment should be interrupted if fasting triglycerides exceed "
-     "500 mg/dL (5.6 mmol/L)."),
-    ("S24", 3, 4.3, 0.7, 0, "A rise in ALT above three times the upper limit of normal should lead "
-     "to discontinuation of treatment."),
-    ("S25", 3, 4.7, 0.6, -1, "Women of childbearing potential must follow the full pregnancy "
-     "prevention programme (negative test before, monthly during and 1 month after treatment) "
-     "regardless of dose."),
-    ("S26", 3, 1.8, 0.9, 1, "Monthly pregnancy tests can be omitted in women using a long-acting "
-     "reversible contraceptive (intrauterine device or implant)."),
-    ("S27", 3, 3.8, 0.9, 1, "Routine full blood count monitoring is not necessary in healthy "
-     "patients receiving low-dose isotretinoin."),
-    ("S28", 4, 4.9, 0.3, 0, "Pregnancy and breastfeeding are absolute contraindications to "
-     "low-dose isotretinoin."),
-    ("S29", 4, 2.9, 1.1, -1, "Low-dose isotretinoin should not be prescribed to patients with a "
-     "current or past history of depression."),
-    ("S30", 4, 4.5, 0.6, 0, "Mucocutaneous dryness at low doses is usually mild and manageable "
-     "with emollients and lip balm."),
-    ("S31", 4, 4.7, 0.5, 0, "Concomitant tetracyclines must be avoided because of the risk of "
-     "idiopathic intracranial hypertension."),
-    ("S32", 4, 4.0, 0.8, 0, "Contact-lens wearers should be warned about dry eye before starting "
-     "low-dose isotretinoin."),
-    ("S33", 4, 2.6, 1.0, 1, "Low-dose isotretinoin is safe in patients with hypertriglyceridaemia "
-     "that is well controlled on statin therapy."),
-    ("S34", 4, 4.6, 0.6, 0, "Patients should not donate blood during treatment and for at least "
-     "1 month after the last dose."),
-    ("S35", 5, 2.7, 1.0, 1, "Fractional ablative laser resurfacing can be performed during "
-     "low-dose isotretinoin treatment without an increased risk of scarring."),
-    ("S36", 5, 3.8, 0.9, 1, "Superficial chemical peels (e.g. glycolic acid 30–50%, salicylic acid "
-     "20–30%) can be safely performed during low-dose isotretinoin treatment."),
-    ("S37", 5, 3.3, 1.0, -1, "Medium-depth peels (e.g. TCA 35%) should be postponed until at least "
-     "6 months after stopping isotretinoin."),
-    ("S38", 5, 4.4, 0.7, 1, "Botulinum toxin and hyaluronic acid filler injections can be "
-     "performed during low-dose isotretinoin treatment."),
-    ("S39", 5, 4.2, 0.8, -1, "Mechanical dermabrasion should be avoided during treatment and for "
-     "6 months after stopping isotretinoin."),
-    ("S40", 5, 2.1, 0.9, 1, "Starting low-dose isotretinoin 1 month before fractional laser "
-     "treatment improves the final cosmetic outcome."),
+    (
+        "S20",
+        2,
+        4.9,
+        0.4,
+        0,
+        "Daily broad-spectrum sunscreen (SPF 30 or higher) must be continued "
+        "during and after treatment.",
+    ),
+    (
+        "S21",
+        3,
+        4.7,
+        0.5,
+        0,
+        "Fasting lipid profile and liver enzymes (ALT, AST) should be measured "
+        "at baseline in all patients.",
+    ),
+    (
+        "S22",
+        3,
+        3.1,
+        1.0,
+        1,
+        "In patients with normal baseline results, a single repeat of lipids "
+        "and liver enzymes after 8 weeks is sufficient at doses of 20 mg/day or less.",
+    ),
+    (
+        "S23",
+        3,
+        4.4,
+        0.6,
+        0,
+        "Treatment should be interrupted if fasting triglycerides exceed 500 mg/dL (5.6 mmol/L).",
+    ),
+    (
+        "S24",
+        3,
+        4.3,
+        0.7,
+        0,
+        "A rise in ALT above three times the upper limit of normal should lead "
+        "to discontinuation of treatment.",
+    ),
+    (
+        "S25",
+        3,
+        4.7,
+        0.6,
+        -1,
+        "Women of childbearing potential must follow the full pregnancy "
+        "prevention programme (negative test before, monthly during and 1 month after treatment) "
+        "regardless of dose.",
+    ),
+    (
+        "S26",
+        3,
+        1.8,
+        0.9,
+        1,
+        "Monthly pregnancy tests can be omitted in women using a long-acting "
+        "reversible contraceptive (intrauterine device or implant).",
+    ),
+    (
+        "S27",
+        3,
+        3.8,
+        0.9,
+        1,
+        "Routine full blood count monitoring is not necessary in healthy "
+        "patients receiving low-dose isotretinoin.",
+    ),
+    (
+        "S28",
+        4,
+        4.9,
+        0.3,
+        0,
+        "Pregnancy and breastfeeding are absolute contraindications to low-dose isotretinoin.",
+    ),
+    (
+        "S29",
+        4,
+        2.9,
+        1.1,
+        -1,
+        "Low-dose isotretinoin should not be prescribed to patients with a "
+        "current or past history of depression.",
+    ),
+    (
+        "S30",
+        4,
+        4.5,
+        0.6,
+        0,
+        "Mucocutaneous dryness at low doses is usually mild and manageable "
+        "with emollients and lip balm.",
+    ),
+    (
+        "S31",
+        4,
+        4.7,
+        0.5,
+        0,
+        "Concomitant tetracyclines must be avoided because of the risk of "
+        "idiopathic intracranial hypertension.",
+    ),
+    (
+        "S32",
+        4,
+        4.0,
+        0.8,
+        0,
+        "Contact-lens wearers should be warned about dry eye before starting "
+        "low-dose isotretinoin.",
+    ),
+    (
+        "S33",
+        4,
+        2.6,
+        1.0,
+        1,
+        "Low-dose isotretinoin is safe in patients with hypertriglyceridaemia "
+        "that is well controlled on statin therapy.",
+    ),
+    (
+        "S34",
+        4,
+        4.6,
+        0.6,
+        0,
+        "Patients should not donate blood during treatment and for at least "
+        "1 month after the last dose.",
+    ),
+    (
+        "S35",
+        5,
+        2.7,
+        1.0,
+        1,
+        "Fractional ablative laser resurfacing can be performed during "
+        "low-dose isotretinoin treatment without an increased risk of scarring.",
+    ),
+    (
+        "S36",
+        5,
+        3.8,
+        0.9,
+        1,
+        "Superficial chemical peels (e.g. glycolic acid 30–50%, salicylic acid "
+        "20–30%) can be safely performed during low-dose isotretinoin treatment.",
+    ),
+    (
+        "S37",
+        5,
+        3.3,
+        1.0,
+        -1,
+        "Medium-depth peels (e.g. TCA 35%) should be postponed until at least "
+        "6 months after stopping isotretinoin.",
+    ),
+    (
+        "S38",
+        5,
+        4.4,
+        0.7,
+        1,
+        "Botulinum toxin and hyaluronic acid filler injections can be "
+        "performed during low-dose isotretinoin treatment.",
+    ),
+    (
+        "S39",
+        5,
+        4.2,
+        0.8,
+        -1,
+        "Mechanical dermabrasion should be avoided during treatment and for "
+        "6 months after stopping isotretinoin.",
+    ),
+    (
+        "S40",
+        5,
+        2.1,
+        0.9,
+        1,
+        "Starting low-dose isotretinoin 1 month before fractional laser "
+        "treatment improves the final cosmetic outcome.",
+    ),
 )
 NEW_STATEMENTS: tuple[tuple[str, int, float, float, int, str], ...] = (  # enter in round 2
-    ("S41", 4, 4.2, 0.7, 0, "Mood changes should be asked about at every follow-up visit, using a "
-     "brief validated screening tool (e.g. PHQ-2) where available."),
-    ("S42", 5, 3.9, 0.8, 1, "Laser hair removal can be continued during low-dose isotretinoin "
-     "treatment."),
+    (
+        "S41",
+        4,
+        4.2,
+        0.7,
+        0,
+        "Mood changes should be asked about at every follow-up visit, using a "
+        "brief validated screening tool (e.g. PHQ-2) where available.",
+    ),
+    (
+        "S42",
+        5,
+        3.9,
+        0.8,
+        1,
+        "Laser hair removal can be continued during low-dose isotretinoin treatment.",
+    ),
 )
 REVISIONS: tuple[tuple[int, str, str, float, str], ...] = (  # (round, old id, new id, shift, text)
-    (2, "S07", "S07a", 0.5, "Fine wrinkles without other signs of photoaging are a sufficient "
-     "indication for low-dose isotretinoin in patients who do not tolerate topical retinoids."),
-    (2, "S10", "S10a", 0.9, "A fixed dose of 10 mg daily is an acceptable alternative to "
-     "weight-based dosing for photoaging."),
-    (2, "S22", "S22a", 0.7, "In patients with normal baseline results, lipids and liver enzymes "
-     "can be repeated at 8 weeks and then every 3 months at doses of 20 mg/day or less."),
-    (2, "S29", "S29a", 1.0, "Low-dose isotretinoin should not be prescribed to patients with "
-     "current depression or a history of suicidal ideation."),
-    (2, "S35", "S35a", 0.6, "Fractional non-ablative laser resurfacing can be performed during "
-     "low-dose isotretinoin treatment without an increased risk of scarring."),
-    (3, "S07a", "S07b", 0.5, "Low-dose isotretinoin can be considered for fine wrinkles in "
-     "patients who do not tolerate topical retinoids, after discussing the limited evidence."),
-    (3, "S37", "S37a", 0.8, "Medium-depth peels (e.g. TCA 35%) should be postponed until at least "
-     "3 months after stopping low-dose isotretinoin."),
+    (
+        2,
+        "S07",
+        "S07a",
+        0.5,
+        "Fine wrinkles without other signs of photoaging are a sufficient "
+        "indication for low-dose isotretinoin in patients who do not tolerate topical retinoids.",
+    ),
+    (
+        2,
+        "S10",
+        "S10a",
+        0.9,
+        "A fixed dose of 10 mg daily is an acceptable alternative to "
+        "weight-based dosing for photoaging.",
+    ),
+    (
+        2,
+        "S22",
+        "S22a",
+        0.7,
+        "In patients with normal baseline results, lipids and liver enzymes "
+        "can be repeated at 8 weeks and then every 3 months at doses of 20 mg/day or less.",
+    ),
+    (
+        2,
+        "S29",
+        "S29a",
+        1.0,
+        "Low-dose isotretinoin should not be prescribed to patients with "
+        "current depression or a history of suicidal ideation.",
+    ),
+    (
+        2,
+        "S35",
+        "S35a",
+        0.6,
+        "Fractional non-ablative laser resurfacing can be performed during "
+        "low-dose isotretinoin treatment without an increased risk of scarring.",
+    ),
+    (
+        3,
+        "S07a",
+        "S07b",
+        0.5,
+        "Low-dose isotretinoin can be considered for fine wrinkles in "
+        "patients who do not tolerate topical retinoids, after discussing the limited evidence.",
+    ),
+    (
+        3,
+        "S37",
+        "S37a",
+        0.8,
+        "Medium-depth peels (e.g. TCA 35%) should be postponed until at least "
+        "3 months after stopping low-dose isotretinoin.",
+    ),
 )
 
 COMMENTS: dict[str, tuple[str, str]] = {  # id -> (comment when agreeing, when not)
-    "S04": ("Works well in my practice for papulopustular rosacea with photodamage; I start at "
-            "10 mg/day.",
-            "Flushing can worsen at first; I would only use it with close follow-up."),
-    "S05": ("Age alone should not exclude anyone if comorbidities and medications are reviewed.",
-            "Polypharmacy and xerosis in this age group make me very cautious."),
-    "S07": ("Fine wrinkling responds well, especially when sebum production is also high.",
-            "Wrinkles alone are better served by topical retinoids and procedures first."),
-    "S09": ("Intermittent dosing improves tolerability and adherence in my patients.",
-            "Exposure is uneven with alternate-day dosing; I prefer 10 mg daily."),
-    "S10": ("Fixed dosing is simpler and most patients end up on 10–20 mg anyway.",
-            "20 mg daily is too much for a rejuvenation indication."),
-    "S11": ("Even 5 mg/day reduces oiliness and improves texture after 3–4 months.",
-            "The evidence for benefit below 10 mg/day is weak."),
-    "S16": ("Six months is the usual course in my clinic.",
-            "Many patients need 9–12 months before texture changes consolidate."),
-    "S17": ("Weekly maintenance has kept results stable for over a year in my patients.",
-            "No data support maintenance; I prefer to stop and re-treat if needed."),
-    "S18": ("If it is tolerated and labs are normal, I see no reason to stop an effective "
-            "treatment.", "Long-term use is hard to justify for a cosmetic indication."),
-    "S22": ("At 10–20 mg/day I rarely see meaningful laboratory changes after the first check.",
-            "I still repeat lipids every 3 months, especially in patients over 40."),
-    "S26": ("With an IUD or implant the risk is very low and monthly tests add little.",
-            "Local regulations do not allow this, whatever the dose."),
-    "S27": ("I stopped routine blood counts years ago without any problem.",
-            "A baseline count costs little; I still do it."),
-    "S29": ("The indication is cosmetic, so I avoid it in anyone with a psychiatric history.",
-            "A stable, treated history of depression is not an absolute contraindication."),
-    "S33": ("It can be done with close monitoring and the cardiologist informed.",
-            "Pre-existing hypertriglyceridaemia is a reason not to use it for a cosmetic "
-            "indication."),
-    "S35": ("I have performed fractional CO2 in patients on 10 mg/day without scarring.",
-            "Medico-legally I still wait 6 months after stopping before ablative resurfacing."),
-    "S36": ("Superficial peels are fine; I shorten the contact time.",
-            "The skin is more reactive on isotretinoin; I would lower the concentration."),
-    "S37": ("Six months remains my standard before medium-depth peels.",
-            "Recent data suggest 1–3 months is enough after low doses."),
-    "S40": ("Pre-treatment seems to shorten downtime after laser in my experience.",
-            "I am not aware of any published evidence for this."),
-    "S41": ("A short mood check such as the PHQ-2 takes a minute and is reassuring.",
-            "Asking at each visit is enough; a formal tool is not needed."),
-    "S42": ("Laser hair removal has not caused any problems in my patients on low doses.",
-            "I pause laser hair removal during treatment because of skin fragility."),
-    "S07a": ("Reasonable when retinoids cause irritation and the patient wants a systemic option.",
-             "Still a weak indication; I would try retinaldehyde or a lower-strength retinoid "
-             "first."),
-    "S07b": ("Framing it as an option after discussion matches what I do.",
-             "Even with counselling, wrinkles alone do not justify systemic treatment."),
-    "S10a": ("10 mg daily is what I use for almost everyone.",
-             "I prefer to adjust the dose to body weight, particularly in small patients."),
-    "S22a": ("Three-monthly checks are a sensible compromise at these doses.",
-             "At 10 mg/day, testing every 3 months is more than is needed."),
-    "S29a": ("This wording reflects my practice much better.",
-             "I would not exclude a patient with remote suicidal ideation who is now well and "
-             "followed by psychiatry."),
-    "S35a": ("Non-ablative fractional lasers have been low risk in my experience.",
-             "I would still wait until the course is finished."),
-    "S37a": ("Three months is enough after low doses in my experience.",
-             "I prefer to keep the 6-month interval for any medium-depth peel."),
+    "S04": (
+        "Works well in my practice for papulopustular rosacea with photodamage; I start at "
+        "10 mg/day.",
+        "Flushing can worsen at first; I would only use it with close follow-up.",
+    ),
+    "S05": (
+        "Age alone should not exclude anyone if comorbidities and medications are reviewed.",
+        "Polypharmacy and xerosis in this age group make me very cautious.",
+    ),
+    "S07": (
+        "Fine wrinkling responds well, especially when sebum production is also high.",
+        "Wrinkles alone are better served by topical retinoids and procedures first.",
+    ),
+    "S09": (
+        "Intermittent dosing improves tolerability and adherence in my patients.",
+        "Exposure is uneven with alternate-day dosing; I prefer 10 mg daily.",
+    ),
+    "S10": (
+        "Fixed dosing is simpler and most patients end up on 10–20 mg anyway.",
+        "20 mg daily is too much for a rejuvenation indication.",
+    ),
+    "S11": (
+        "Even 5 mg/day reduces oiliness and improves texture after 3–4 months.",
+        "The evidence for benefit below 10 mg/day is weak.",
+    ),
+    "S16": (
+        "Six months is the usual course in my clinic.",
+        "Many patients need 9–12 months before texture changes consolidate.",
+    ),
+    "S17": (
+        "Weekly maintenance has kept results stable for over a year in my patients.",
+        "No data support maintenance; I prefer to stop and re-treat if needed.",
+    ),
+    "S18": (
+        "If it is tolerated and labs are normal, I see no reason to stop an effective treatment.",
+        "Long-term use is hard to justify for a cosmetic indication.",
+    ),
+    "S22": (
+        "At 10–20 mg/day I rarely see meaningful laboratory changes after the first check.",
+        "I still repeat lipids every 3 months, especially in patients over 40.",
+    ),
+    "S26": (
+        "With an IUD or implant the risk is very low and monthly tests add little.",
+        "Local regulations do not allow this, whatever the dose.",
+    ),
+    "S27": (
+        "I stopped routine blood counts years ago without any problem.",
+        "A baseline count costs little; I still do it.",
+    ),
+    "S29": (
+        "The indication is cosmetic, so I avoid it in anyone with a psychiatric history.",
+        "A stable, treated history of depression is not an absolute contraindication.",
+    ),
+    "S33": (
+        "It can be done with close monitoring and the cardiologist informed.",
+        "Pre-existing hypertriglyceridaemia is a reason not to use it for a cosmetic indication.",
+    ),
+    "S35": (
+        "I have performed fractional CO2 in patients on 10 mg/day without scarring.",
+        "Medico-legally I still wait 6 months after stopping before ablative resurfacing.",
+    ),
+    "S36": (
+        "Superficial peels are fine; I shorten the contact time.",
+        "The skin is more reactive on isotretinoin; I would lower the concentration.",
+    ),
+    "S37": (
+        "Six months remains my standard before medium-depth peels.",
+        "Recent data suggest 1–3 months is enough after low doses.",
+    ),
+    "S40": (
+        "Pre-treatment seems to shorten downtime after laser in my experience.",
+        "I am not aware of any published evidence for this.",
+    ),
+    "S41": (
+        "A short mood check such as the PHQ-2 takes a minute and is reassuring.",
+        "Asking at each visit is enough; a formal tool is not needed.",
+    ),
+    "S42": (
+        "Laser hair removal has not caused any problems in my patients on low doses.",
+        "I pause laser hair removal during treatment because of skin fragility.",
+    ),
+    "S07a": (
+        "Reasonable when retinoids cause irritation and the patient wants a systemic option.",
+        "Still a weak indication; I would try retinaldehyde or a lower-strength retinoid first.",
+    ),
+    "S07b": (
+        "Framing it as an option after discussion matches what I do.",
+        "Even with counselling, wrinkles alone do not justify systemic treatment.",
+    ),
+    "S10a": (
+        "10 mg daily is what I use for almost everyone.",
+        "I prefer to adjust the dose to body weight, particularly in small patients.",
+    ),
+    "S22a": (
+        "Three-monthly checks are a sensible compromise at these doses.",
+        "At 10 mg/day, testing every 3 months is more than is needed.",
+    ),
+    "S29a": (
+        "This wording reflects my practice much better.",
+        "I would not exclude a patient with remote suicidal ideation who is now well and "
+        "followed by psychiatry.",
+    ),
+    "S35a": (
+        "Non-ablative fractional lasers have been low risk in my experience.",
+        "I would still wait until the course is finished.",
+    ),
+    "S37a": (
+        "Three months is enough after low doses in my experience.",
+        "I prefer to keep the 6-month interval for any medium-depth peel.",
+    ),
 }
-R1_COMMENT_COLUMNS = ("S04", "S05", "S07", "S10", "S11", "S16", "S18", "S22", "S26", "S29",
-                      "S33", "S35", "S37")
+R1_COMMENT_COLUMNS = (
+    "S04",
+    "S05",
+    "S07",
+    "S10",
+    "S11",
+    "S16",
+    "S18",
+    "S22",
+    "S26",
+    "S29",
+    "S33",
+    "S35",
+    "S37",
+)
 SECTION_REMARKS: dict[str, tuple[str, ...]] = {
-    DOMAINS[0]: ("Patient expectations should be discussed before any of this.",
-                 "Skin type and sebum level matter more than age."),
+    DOMAINS[0]: (
+        "Patient expectations should be discussed before any of this.",
+        "Skin type and sebum level matter more than age.",
+    ),
     DOMAINS[1]: ("It would help to define 'low dose' and 'micro-dose' explicitly.",),
     DOMAINS[2]: ("Duration depends a lot on the endpoint chosen.",),
     DOMAINS[3]: ("Monitoring should follow local regulations in any case.",),
@@ -301,15 +712,19 @@ SUGGESTIONS = {  # round-1 section comments that led to the new round-2 statemen
     ("jiwoo.park@seoulderm.example", DOMAINS[5]): "Nothing here on laser hair removal; many of "
     "our patients ask whether they can continue it.",
 }
-FINAL_TEXTS = ("Thank you for organising this panel.", "Looking forward to seeing the results.",
-               "Happy to contribute to a publication.",
-               "Some statements would be easier to rate if 'low dose' were defined once.")
+FINAL_TEXTS = (
+    "Thank you for organising this panel.",
+    "Looking forward to seeing the results.",
+    "Happy to contribute to a publication.",
+    "Some statements would be easier to rate if 'low dose' were defined once.",
+)
 
 Trait = tuple[float, float]  # (general leaning, liberalness toward permissive statements)
 Column = tuple[str, str, str | None]  # (header, kind, key)
 
 
 # --- the panel's opinions ------------------------------------------------------------------------
+
 
 def _statement(row: tuple[str, int, float, float, int, str]) -> Statement:
     """A catalogue row as a Statement."""
@@ -323,16 +738,19 @@ def _revision_table() -> dict[tuple[int, str], Statement]:
     table: dict[tuple[int, str], Statement] = {}
     for number, old, new, shift, text in REVISIONS:
         parent = known[old]
-        known[new] = replace(parent, sid=new, text=text, mu=parent.mu + shift, revised_from=old,
-                             shift=shift)
+        known[new] = replace(
+            parent, sid=new, text=text, mu=parent.mu + shift, revised_from=old, shift=shift
+        )
         table[(number, old)] = known[new]
     return table
 
 
 def _draw_traits(rng: np.random.Generator) -> dict[str, Trait]:
     """Each panelist's general leaning and liberalness (high prescribers are more liberal)."""
-    return {p.email: (float(rng.normal(0, 0.3)),
-                      VOLUME_LIBERAL[p.volume] + float(rng.normal(0, 0.2))) for p in PANEL}
+    return {
+        p.email: (float(rng.normal(0, 0.3)), VOLUME_LIBERAL[p.volume] + float(rng.normal(0, 0.2)))
+        for p in PANEL
+    }
 
 
 def _clip(value: float) -> int:
@@ -363,8 +781,9 @@ def _outcomes(rd: RoundData) -> dict[str, str]:
     return {s.sid: _classify([r.get(s.sid) for r in rd.ratings.values()]) for s in rd.statements}
 
 
-def _follow_up(stmt: Statement, prev: RoundData, email: str, trait: Trait,
-               rng: np.random.Generator) -> int:
+def _follow_up(
+    stmt: Statement, prev: RoundData, email: str, trait: Trait, rng: np.random.Generator
+) -> int:
     """A later-round rating: the previous answer, nudged by rewording and toward the median."""
     source = stmt.revised_from or stmt.sid
     old = prev.ratings.get(email, {}).get(source)
@@ -382,12 +801,16 @@ def _follow_up(stmt: Statement, prev: RoundData, email: str, trait: Trait,
     return _clip(value)
 
 
-def _next_statements(prev: RoundData, number: int,
-                     revisions: dict[tuple[int, str], Statement]) -> list[Statement]:
+def _next_statements(
+    prev: RoundData, number: int, revisions: dict[tuple[int, str], Statement]
+) -> list[Statement]:
     """Statements without consensus go forward, some reworded; new ones join in round 2."""
     outcome = _outcomes(prev)
-    stmts = [revisions.get((number, s.sid)) or replace(s, revised_from=None, shift=0.0)
-             for s in prev.statements if outcome[s.sid] == "none"]
+    stmts = [
+        revisions.get((number, s.sid)) or replace(s, revised_from=None, shift=0.0)
+        for s in prev.statements
+        if outcome[s.sid] == "none"
+    ]
     if number == 2:
         stmts += [_statement(row) for row in NEW_STATEMENTS]
     return sorted(stmts, key=lambda s: (DOMAINS.index(s.domain), s.sid))
@@ -415,14 +838,16 @@ def _simulate(rng: np.random.Generator, traits: dict[str, Trait]) -> list[RoundD
         prev = rounds[-1]
         stmts = _next_statements(prev, number, revisions)
         emails = [p.email for p in PANEL if number < 3 or p.email != DROPOUT]
-        ratings = {e: {s.sid: _follow_up(s, prev, e, traits[e], rng) for s in stmts}
-                   for e in emails}
+        ratings = {
+            e: {s.sid: _follow_up(s, prev, e, traits[e], rng) for s in stmts} for e in emails
+        }
         rounds.append(RoundData(number, stmts, ratings))
         _apply_events(rounds[-1], rng)
     return rounds
 
 
 # --- form submissions ----------------------------------------------------------------------------
+
 
 def _times(rng: np.random.Generator, number: int, emails: list[str]) -> dict[str, datetime]:
     """A submission time per respondent within the round's window, between 07:00 and 23:00."""
@@ -463,8 +888,9 @@ def _section_remarks(rng: np.random.Generator, email: str, used: set[str]) -> di
     return out
 
 
-def _add_free_text(resp: Response, rd: RoundData, email: str, rng: np.random.Generator,
-                   used: set[str]) -> None:
+def _add_free_text(
+    resp: Response, rd: RoundData, email: str, rng: np.random.Generator, used: set[str]
+) -> None:
     """Fill a respondent's optional comments, section remarks and final remark (mostly blank)."""
     commentable = R1_COMMENT_COLUMNS if rd.number == 1 else [s.sid for s in rd.statements]
     chance = 0.15 if rd.number == 1 else 0.1
@@ -509,14 +935,18 @@ def _responses(rng: np.random.Generator, rd: RoundData) -> list[Response]:
 
 # --- sheet layout --------------------------------------------------------------------------------
 
+
 def _round1_columns(rd: RoundData) -> list[Column]:
     """One multiple-choice grid per domain, some per-statement comments, a section remark."""
     cols: list[Column] = []
     for domain in DOMAINS:
         stmts = [s for s in rd.statements if s.domain == domain]
         cols += [(f"{domain}{SECTION_SUFFIX} [{s.text}]", "rating", s.sid) for s in stmts]
-        cols += [(f"Comment on {s.sid} (optional)", "comment", s.sid) for s in stmts
-                 if s.sid in R1_COMMENT_COLUMNS]
+        cols += [
+            (f"Comment on {s.sid} (optional)", "comment", s.sid)
+            for s in stmts
+            if s.sid in R1_COMMENT_COLUMNS
+        ]
         cols.append((SECTION_COMMENT, "section", domain))
     return cols + [(FINAL_REMARKS, "final", None)]
 
@@ -560,8 +990,16 @@ def _statement_rows(rounds: list[RoundData]) -> list[list[Any]]:
 
 def _panel_rows() -> list[list[Any]]:
     """The Panel tab: the invited panel."""
-    rows: list[list[Any]] = [["Email Address", "Name", "Country", "Practice setting",
-                              "Years in practice", "Isotretinoin prescribing volume"]]
+    rows: list[list[Any]] = [
+        [
+            "Email Address",
+            "Name",
+            "Country",
+            "Practice setting",
+            "Years in practice",
+            "Isotretinoin prescribing volume",
+        ]
+    ]
     return rows + [[p.email, p.name, p.country, p.setting, p.years, p.volume] for p in PANEL]
 
 
@@ -599,6 +1037,7 @@ def build_workbook(path: str | Path) -> None:
 
 # --- reading the tabs back (summary) -------------------------------------------------------------
 
+
 def identity(value: Any) -> str:
     """An email as an identity: trimmed and case-folded."""
     return str(value).strip().casefold()
@@ -610,7 +1049,7 @@ def rating_columns(tabs: dict[str, list[list[Any]]], number: int) -> dict[int, s
     out: dict[int, str] = {}
     for j, header in enumerate(tabs[f"Round {number}"][0]):
         grid = number == 1 and " [" in header and header.endswith("]")
-        text = header[header.index(" [") + 2:-1] if grid else header
+        text = header[header.index(" [") + 2 : -1] if grid else header
         if text in texts:
             out[j] = texts[text]
     return out
@@ -639,8 +1078,11 @@ def _cells_where(tabs: dict[str, list[list[Any]]], wanted: Any) -> list[str]:
     for number in (1, 2, 3):
         rows = tabs[f"Round {number}"]
         for j, sid in rating_columns(tabs, number).items():
-            found += [f"Round {number} row {i}, {sid} ({rows[0][j][:50]}...)"
-                      for i, row in enumerate(rows[1:], start=2) if row[j] == wanted]
+            found += [
+                f"Round {number} row {i}, {sid} ({rows[0][j][:50]}...)"
+                for i, row in enumerate(rows[1:], start=2)
+                if row[j] == wanted
+            ]
     return found
 
 
@@ -651,9 +1093,11 @@ def _round_lines(tabs: dict[str, list[list[Any]]]) -> list[str]:
         outcome = round_outcomes(tabs, number)
         counts = {k: sum(v == k for v in outcome.values()) for k in ("in", "out", "none")}
         rows = len(tabs[f"Round {number}"]) - 1
-        lines.append(f"Round {number}: {len(outcome)} statements, "
-                     f"{len(latest_ratings(tabs, number))} respondents ({rows} rows); consensus "
-                     f"in {counts['in']}, out {counts['out']}, none {counts['none']}")
+        lines.append(
+            f"Round {number}: {len(outcome)} statements, "
+            f"{len(latest_ratings(tabs, number))} respondents ({rows} rows); consensus "
+            f"in {counts['in']}, out {counts['out']}, none {counts['none']}"
+        )
         lines.append("  ids: " + " ".join(outcome))
         lines.append("  no consensus: " + " ".join(k for k, v in outcome.items() if v == "none"))
     return lines
@@ -672,8 +1116,11 @@ def _panel_lines(tabs: dict[str, list[list[Any]]]) -> list[str]:
         for who in sorted({s for s in seen if seen.count(s) > 1}):
             at = [str(i) for i, s in enumerate(seen, start=2) if s == who]
             lines.append(f"Round {number}: {who} submitted twice (rows {', '.join(at)})")
-        lines += [f"Round {number} row {i}: email written as {r[1]!r}"
-                  for i, r in enumerate(rows[1:], start=2) if r[1] != identity(r[1])]
+        lines += [
+            f"Round {number} row {i}: email written as {r[1]!r}"
+            for i, r in enumerate(rows[1:], start=2)
+            if r[1] != identity(r[1])
+        ]
     return lines
 
 
@@ -683,8 +1130,11 @@ def summarise(tabs: dict[str, list[list[Any]]]) -> str:
     first = {row[0]: row[1] for row in reversed(stmts)}
     lines = _round_lines(tabs)
     lines += [f"Revised: {r[4]} -> {r[0]} (round {r[1]})" for r in stmts if r[4]]
-    lines += [f"New: {sid} (round {rnd})" for sid, rnd in first.items()
-              if rnd > 1 and not any(r[0] == sid and r[4] for r in stmts)]
+    lines += [
+        f"New: {sid} (round {rnd})"
+        for sid, rnd in first.items()
+        if rnd > 1 and not any(r[0] == sid and r[4] for r in stmts)
+    ]
     lines += _panel_lines(tabs)
     lines += ["Unable to judge: " + c for c in _cells_where(tabs, UNABLE)]
     lines += ["Blank: " + c for c in _cells_where(tabs, None)]

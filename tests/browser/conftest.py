@@ -116,4 +116,3 @@ def artifacts() -> Path:
     path = ARTIFACTS / "browser"
     path.mkdir(parents=True, exist_ok=True)
     return path
-

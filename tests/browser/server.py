@@ -26,18 +26,54 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "CHROMIUM", "CHROMIUM_ARGS", "HOST", "Server", "LoopbackGuard", "free_port",
-           "build_demo_db", "write_observer_secrets", "start_server", "running_server",
-           "launch_chromium", "wait_idle", "goto_idle", "click_idle", "nav_pages",
-           "page_report", "panel_identities", "open_app", "go_to", "change_filters", "choose",
-           "screenshot", "Wire", "wire", "app_pages", "slug", "IDLE_JS", "REPORT_JS", "NAV_JS",
-           "ERROR_SELECTORS", "PASSWORDS", "sign_in", "DEMO_WORKBOOK"]
+__all__ = [
+    "ROOT",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "HOST",
+    "Server",
+    "LoopbackGuard",
+    "free_port",
+    "build_demo_db",
+    "write_observer_secrets",
+    "start_server",
+    "running_server",
+    "launch_chromium",
+    "wait_idle",
+    "goto_idle",
+    "click_idle",
+    "nav_pages",
+    "page_report",
+    "panel_identities",
+    "open_app",
+    "go_to",
+    "change_filters",
+    "choose",
+    "screenshot",
+    "Wire",
+    "wire",
+    "app_pages",
+    "slug",
+    "IDLE_JS",
+    "REPORT_JS",
+    "NAV_JS",
+    "ERROR_SELECTORS",
+    "PASSWORDS",
+    "sign_in",
+    "DEMO_WORKBOOK",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 HOST = "127.0.0.1"
 DEMO_WORKBOOK = ROOT / "data" / "demo" / "isotretinoin_delphi.xlsx"
 # The test servers' sign-in passwords (their hashes go into a temporary secrets.toml).
@@ -110,6 +146,7 @@ NAV_JS = """() => Array.from(document.querySelectorAll(
 
 # --- the server --------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -135,8 +172,11 @@ def write_observer_secrets(directory: Path) -> Path:
     coordinator = hash_password(PASSWORDS["coordinator"], iterations=1000)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "secrets.toml"
-    path.write_text(f'[access]\ncommittee_password_hash = "{committee}"\n'
-                    f'coordinator_password_hash = "{coordinator}"\n', encoding="utf-8")
+    path.write_text(
+        f'[access]\ncommittee_password_hash = "{committee}"\n'
+        f'coordinator_password_hash = "{coordinator}"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -186,8 +226,9 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_server(db: Path, workdir: Path, secrets: Path | None = None,
-                 timeout: float = 60.0) -> Server:
+def start_server(
+    db: Path, workdir: Path, secrets: Path | None = None, timeout: float = 60.0
+) -> Server:
     """Start the app on a free loopback port; return once /_stcore/health says ok.
 
     ``secrets`` is the only secrets file the server reads (``--secrets.files``); without it the
@@ -205,15 +246,32 @@ def start_server(db: Path, workdir: Path, secrets: Path | None = None,
     for _ in range(3):  # another process may take the port between free_port() and bind
         port = free_port()
         log = workdir / f"server-{port}.log"
-        cmd = [_python(), "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", HOST,
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               "--secrets.files", str(secrets_file)]
+        cmd = [
+            _python(),
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            HOST,
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--secrets.files",
+            str(secrets_file),
+        ]
         with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        server = Server(f"http://{HOST}:{port}", port, db, proc, log,
-                        "observer" if secrets else "demo")
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        server = Server(
+            f"http://{HOST}:{port}", port, db, proc, log, "observer" if secrets else "demo"
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
             if _healthy(server.url):
@@ -227,8 +285,9 @@ def start_server(db: Path, workdir: Path, secrets: Path | None = None,
 
 
 @contextmanager
-def running_server(db: Path, workdir: Path, secrets: Path | None = None,
-                   timeout: float = 60.0) -> Iterator[Server]:
+def running_server(
+    db: Path, workdir: Path, secrets: Path | None = None, timeout: float = 60.0
+) -> Iterator[Server]:
     """``start_server`` as a context manager that always stops the server."""
     server = start_server(db, workdir, secrets, timeout)
     try:
@@ -239,10 +298,12 @@ def running_server(db: Path, workdir: Path, secrets: Path | None = None,
 
 # --- the browser -------------------------------------------------------------------------------
 
+
 def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
     """Debian's Chromium, headless, with background networking off (sync or async Playwright)."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=CHROMIUM_ARGS, **kwargs)
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, **kwargs
+    )
 
 
 # Only requests to other hosts are routed (the pattern is matched inside Playwright's driver), so
@@ -322,8 +383,10 @@ def page_report(page: Any, settle: float = 10.0) -> dict[str, Any]:
     deadline = time.monotonic() + settle
     while True:
         report = page.evaluate(REPORT_JS, ERROR_SELECTORS)
-        drawn = (report["charts_drawn"] == report["charts"]
-                 and report["frames_drawn"] == report["frames"])
+        drawn = (
+            report["charts_drawn"] == report["charts"]
+            and report["frames_drawn"] == report["frames"]
+        )
         if drawn or time.monotonic() > deadline:
             return report
         page.evaluate(SCROLL_UNDRAWN_JS)
@@ -347,8 +410,10 @@ def panel_identities(workbook: Path = DEMO_WORKBOOK) -> dict[str, list[str]]:
 
 # --- sessions, navigation and widgets (sync Page) ----------------------------------------------
 
-def open_app(page: Any, server: Server, path: str = "/", timeout: float = 60.0
-             ) -> list[dict[str, str]]:
+
+def open_app(
+    page: Any, server: Server, path: str = "/", timeout: float = 60.0
+) -> list[dict[str, str]]:
     """Open ``path`` in a new session, wait until idle; return the navigation it offers."""
     goto_idle(page, server.page_url(path), timeout)
     return nav_pages(page)
@@ -410,8 +475,11 @@ def _pick_unselected(page: Any, box: Any, timeout: float) -> str | None:
     first option not selected yet; None when there is none."""
     box.locator('input[role="combobox"]').click()
     page.keyboard.press("ArrowDown")  # opens the list
-    option = (page.locator('[role="listbox"] [role="option"][aria-selected="false"]')
-              .filter(has_not_text="Select all").first)  # a multiselect's first option
+    option = (
+        page.locator('[role="listbox"] [role="option"][aria-selected="false"]')
+        .filter(has_not_text="Select all")
+        .first
+    )  # a multiselect's first option
     try:
         option.wait_for(state="visible", timeout=3000)
     except Exception:  # a single option, already selected: nothing else to choose
@@ -424,8 +492,7 @@ def _pick_unselected(page: Any, box: Any, timeout: float) -> str | None:
 
 def choose(page: Any, label: str, option: str, timeout: float = 60.0) -> None:
     """Pick ``option`` (typed, so virtualised lists work) in the selectbox labelled ``label``."""
-    box = _main(page, "stSelectbox").filter(
-        has=page.get_by_text(label, exact=True)).first
+    box = _main(page, "stSelectbox").filter(has=page.get_by_text(label, exact=True)).first
 
     def pick() -> None:
         field = box.locator('input[role="combobox"]')
@@ -481,8 +548,10 @@ class Wire:
         msg = ForwardMsg()
         msg.ParseFromString(data)
         # a run cut short by a newer rerun is followed by that rerun's own script_finished
-        if (msg.WhichOneof("type") == "script_finished"
-                and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN):
+        if (
+            msg.WhichOneof("type") == "script_finished"
+            and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+        ):
             self.finished += 1
 
     def wait_for_run(self, page: Any, runs: int, timeout: float = 60.0) -> None:
@@ -519,13 +588,15 @@ def wire(page: Any, keep: bool = False) -> Wire:
 
 # --- what the app declares ---------------------------------------------------------------------
 
+
 def app_pages(app: Path = ROOT / "app.py") -> list[dict[str, str]]:
     """app.py's PAGES list (file, title, icon, minimum role, section), read without running it."""
     import ast
 
     for node in ast.parse(app.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "PAGES" for t in node.targets):
+            isinstance(t, ast.Name) and t.id == "PAGES" for t in node.targets
+        ):
             keys = ("file", "title", "icon", "minimum", "section")
             return [dict(zip(keys, row, strict=True)) for row in ast.literal_eval(node.value)]
     raise LookupError(f"no PAGES list in {app}")

@@ -87,17 +87,32 @@ def _spread(values: list[float]) -> dict[str, Any]:
     """n, p50, p95 and max of page times, in seconds."""
     if not values:
         return {"n": 0}
-    return {"n": len(values), "p50": round(_percentile(values, 50), 2),
-            "p95": round(_percentile(values, 95), 2), "max": round(max(values), 2)}
+    return {
+        "n": len(values),
+        "p50": round(_percentile(values, 50), 2),
+        "p95": round(_percentile(values, 95), 2),
+        "max": round(max(values), 2),
+    }
 
 
 def _machine() -> dict[str, Any]:
-    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:")), 0)
-    return {"nproc": os.cpu_count(), "ram_gb": round(mem_kb / 1024**2, 1),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "chromium": subprocess.run([str(CHROMIUM), "--version"], capture_output=True,
-                                       text=True).stdout.strip()}
+    mem_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        ),
+        0,
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gb": round(mem_kb / 1024**2, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "chromium": subprocess.run(
+            [str(CHROMIUM), "--version"], capture_output=True, text=True
+        ).stdout.strip(),
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -138,10 +153,18 @@ class _Tally:
         """Look at the page just become idle: errors, and the snapshot its caption names."""
         seen = await page.evaluate(VIEW_JS, ERROR_SELECTORS)
         match = SNAPSHOT.search(seen["text"])
-        self.add({"session": session, "kind": kind,
-                  "path": await page.evaluate("location.pathname"), "seconds": t1 - t0,
-                  "started": t0 - self.clock0, "ended": t1 - self.clock0,
-                  "errors": seen["errors"], "snapshot": int(match.group(1)) if match else None})
+        self.add(
+            {
+                "session": session,
+                "kind": kind,
+                "path": await page.evaluate("location.pathname"),
+                "seconds": t1 - t0,
+                "started": t0 - self.clock0,
+                "ended": t1 - self.clock0,
+                "errors": seen["errors"],
+                "snapshot": int(match.group(1)) if match else None,
+            }
+        )
 
 
 async def _session(browser: Any, url: str, guard: LoopbackGuard, n: int, tally: _Tally) -> None:
@@ -160,7 +183,8 @@ async def _session(browser: Any, url: str, guard: LoopbackGuard, n: int, tally: 
             for item in nav:
                 t0, runs = time.perf_counter(), socket.finished
                 await page.locator(
-                    f'[data-testid="stSidebarNavLink"][href="{item["href"]}"]').click()
+                    f'[data-testid="stSidebarNavLink"][href="{item["href"]}"]'
+                ).click()
                 await tally.view(page, t0, await _idle(page, socket, runs), "click", n)
     finally:
         await context.close()
@@ -172,13 +196,20 @@ async def _refresh(db: Path, source: Path, tally: _Tally) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DELPHI_")}
     cmd = [sys.executable, "-m", "lib", "refresh", "--db", str(db), "--source", str(source)]
     t0 = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env,
-                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     out, err = await proc.communicate()
     t1 = time.perf_counter()
-    return {"command": " ".join(["python", *cmd[1:]]), "returncode": proc.returncode,
-            "stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace"),
-            "started": t0 - tally.clock0, "ended": t1 - tally.clock0, "seconds": t1 - t0}
+    return {
+        "command": " ".join(["python", *cmd[1:]]),
+        "returncode": proc.returncode,
+        "stdout": out.decode(errors="replace"),
+        "stderr": err.decode(errors="replace"),
+        "started": t0 - tally.clock0,
+        "ended": t1 - tally.clock0,
+        "seconds": t1 - t0,
+    }
 
 
 async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dict[str, Any]:
@@ -190,24 +221,32 @@ async def _browse(url: str, db: Path, source: Path, guard: LoopbackGuard) -> dic
         await asyncio.wait_for(_session(browser, url, guard, 0, alone), OVERALL_TIMEOUT / 4)
         tally = _Tally(refresh_after_clicks=2 * SESSIONS)
         refresh = asyncio.create_task(_refresh(db, source, tally))
-        sessions = [asyncio.create_task(_session(browser, url, guard, n, tally))
-                    for n in range(SESSIONS)]
+        sessions = [
+            asyncio.create_task(_session(browser, url, guard, n, tally)) for n in range(SESSIONS)
+        ]
         _, pending = await asyncio.wait([refresh, *sessions], timeout=OVERALL_TIMEOUT)
         for task in pending:  # over time: stop, but keep the figures gathered so far
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         await browser.close()
-    failures = [repr(t.exception()) for t in sessions
-                if not t.cancelled() and t.exception() is not None]
-    failures += [f"session still browsing after {OVERALL_TIMEOUT:.0f} s"
-                 for t in sessions if t.cancelled()]
+    failures = [
+        repr(t.exception()) for t in sessions if not t.cancelled() and t.exception() is not None
+    ]
+    failures += [
+        f"session still browsing after {OVERALL_TIMEOUT:.0f} s" for t in sessions if t.cancelled()
+    ]
     done = refresh.done() and not refresh.cancelled()
     if done and refresh.exception():
         raise refresh.exception()
-    return {"refresh": refresh.result() if done else {"returncode": None, "started": math.inf,
-                                                      "ended": math.inf},
-            "views": tally.views, "alone": alone.views, "session_failures": failures,
-            "seconds": time.perf_counter() - tally.clock0}
+    return {
+        "refresh": refresh.result()
+        if done
+        else {"returncode": None, "started": math.inf, "ended": math.inf},
+        "views": tally.views,
+        "alone": alone.views,
+        "session_failures": failures,
+        "seconds": time.perf_counter() - tally.clock0,
+    }
 
 
 def _figures(run: dict[str, Any], pages: list[str], extra: dict[str, Any]) -> dict[str, Any]:
@@ -215,26 +254,36 @@ def _figures(run: dict[str, Any], pages: list[str], extra: dict[str, Any]) -> di
     clicks = [v["seconds"] for v in views if v["kind"] == "click"]
     opens = [v["seconds"] for v in views if v["kind"] == "open"]
     after = [v for v in views if v["started"] > refresh["ended"] and v["snapshot"] is not None]
-    during = [v for v in views
-              if v["started"] < refresh["ended"] and v["ended"] > refresh["started"]]
+    during = [
+        v for v in views if v["started"] < refresh["ended"] and v["ended"] > refresh["started"]
+    ]
     return {
-        "sessions": SESSIONS, "passes": PASSES, "pages": pages,
-        "page_views": len(views), "errors": sum(bool(v["errors"]) for v in views),
-        "errors_by_page": {path: sum(bool(v["errors"]) for v in views if v["path"] == path)
-                           for path in pages if any(v["errors"] for v in views
-                                                    if v["path"] == path)},
+        "sessions": SESSIONS,
+        "passes": PASSES,
+        "pages": pages,
+        "page_views": len(views),
+        "errors": sum(bool(v["errors"]) for v in views),
+        "errors_by_page": {
+            path: sum(bool(v["errors"]) for v in views if v["path"] == path)
+            for path in pages
+            if any(v["errors"] for v in views if v["path"] == path)
+        },
         "error_texts": sorted({e for v in views for e in v["errors"]})[:5],
-        "session_failures": run["session_failures"], "seconds": round(run["seconds"], 1),
+        "session_failures": run["session_failures"],
+        "seconds": round(run["seconds"], 1),
         "page_time_s": _spread(clicks + opens),  # navigation start to idle, every view
         "click_to_idle_s": _spread(clicks),  # a page of the sidebar, same session
         "open_to_idle_s": _spread(opens),  # a new session: HTML, scripts, WebSocket, first run
         "one_session_alone": {  # the same views by one observer before the 20 arrive
             kind: _spread([v["seconds"] for v in run["alone"] if v["kind"] == kind])
-            for kind in ("open", "click")},
+            for kind in ("open", "click")
+        },
         "refresh": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in refresh.items()},
-        "views_during_refresh": len(during), "views_after_refresh": len(after),
+        "views_during_refresh": len(during),
+        "views_after_refresh": len(after),
         "snapshots_seen_after_refresh": sorted({v["snapshot"] for v in after}),
-        "machine": _machine(), **extra,
+        "machine": _machine(),
+        **extra,
         "command": ".venv/bin/python -m pytest tests/browser/test_load.py -q",
     }
 
@@ -243,9 +292,11 @@ def _busy_machine() -> str | None:
     """Why the figures would measure other processes rather than the app, if they would."""
     load, cpus = os.getloadavg()[0], os.cpu_count() or 1
     if load > BUSY_LOAD_PER_CPU * cpus and not os.environ.get("DELPHI_LOAD_TEST_FORCE"):
-        return (f"machine busy before the load test (1-min load average {load:.1f} on {cpus} "
-                "CPUs): 20 browsers and the server would not get the CPU the time budget assumes "
-                "(set DELPHI_LOAD_TEST_FORCE=1 to run anyway)")
+        return (
+            f"machine busy before the load test (1-min load average {load:.1f} on {cpus} "
+            "CPUs): 20 browsers and the server would not get the CPU the time budget assumes "
+            "(set DELPHI_LOAD_TEST_FORCE=1 to run anyway)"
+        )
     return None
 
 
@@ -265,9 +316,12 @@ def test_twenty_observers_browse_while_a_refresh_runs(demo_db_master, tmp_path):
         # Playwright's async API gets a thread of its own, away from any sync Playwright loop.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             run = pool.submit(asyncio.run, _browse(server.url, db, source, guard)).result(
-                timeout=OVERALL_TIMEOUT + 60)
-        extra = {"server_cpu_s": round(_cpu_seconds(server.proc.pid) - cpu0, 1),
-                 "load_average_1min": {"start": load0, "end": os.getloadavg()[0]}}
+                timeout=OVERALL_TIMEOUT + 60
+            )
+        extra = {
+            "server_cpu_s": round(_cpu_seconds(server.proc.pid) - cpu0, 1),
+            "load_average_1min": {"start": load0, "end": os.getloadavg()[0]},
+        }
         log = server.log_tail(3000)
     pages = sorted({v["path"] for v in run["views"]})
     figures = _figures(run, pages, extra)

@@ -44,8 +44,11 @@ MISSING = re.compile(r"\b(nan|NaN|NaT)\b|<NA>")
 
 def _declared(role: str) -> set[str]:
     """Titles app.py offers ``role``, for the page files that exist right now."""
-    return {p["title"] for p in app_pages()
-            if RANK[p["minimum"]] <= RANK[role] and (ROOT / p["file"]).exists()}
+    return {
+        p["title"]
+        for p in app_pages()
+        if RANK[p["minimum"]] <= RANK[role] and (ROOT / p["file"]).exists()
+    }
 
 
 def _problems(report: dict[str, Any]) -> list[str]:
@@ -54,11 +57,15 @@ def _problems(report: dict[str, Any]) -> list[str]:
     if not report["title"]:
         found.append("no page title (h1)")
     if report["charts_drawn"] != report["charts"]:
-        found.append(f"{report['charts'] - report['charts_drawn']} of {report['charts']} "
-                     "Plotly charts not drawn")
+        found.append(
+            f"{report['charts'] - report['charts_drawn']} of {report['charts']} "
+            "Plotly charts not drawn"
+        )
     if report["frames_drawn"] != report["frames"]:
-        found.append(f"{report['frames'] - report['frames_drawn']} of {report['frames']} "
-                     "dataframes not drawn")
+        found.append(
+            f"{report['frames'] - report['frames_drawn']} of {report['frames']} "
+            "dataframes not drawn"
+        )
     leaked = sorted({m.group(0) for m in MISSING.finditer(report["text"])})
     if leaked:
         found.append(f"missing values shown as text: {leaked}")
@@ -85,6 +92,7 @@ def _visit_all(page, server, check, artifacts=None, suffix="") -> dict[str, list
 
 
 # --- demo mode: every page, as the coordinator ---------------------------------------------------
+
 
 def test_navigation_offers_the_core_pages_and_every_declared_page(browser_page, demo_server):
     declared_before = _declared("coordinator")
@@ -125,8 +133,9 @@ def test_loopback_guard_aborts_and_records_a_request_to_another_host(chromium, d
         page = context.new_page()
         open_app(page, demo_server)
         # .invalid never resolves (RFC 2606), so nothing could leave even without the guard
-        fetched = page.evaluate("() => fetch('https://guard.example.invalid/x')"
-                                ".then(() => true, () => false)")
+        fetched = page.evaluate(
+            "() => fetch('https://guard.example.invalid/x').then(() => true, () => false)"
+        )
     finally:
         context.close()
     assert fetched is False
@@ -134,6 +143,7 @@ def test_loopback_guard_aborts_and_records_a_request_to_another_host(chromium, d
 
 
 # --- observer mode: the shared link, nobody signed in --------------------------------------------
+
 
 def test_observer_has_no_banner_and_only_observer_pages(browser_page, observer_server):
     titles = {item["title"] for item in open_app(browser_page, observer_server)}
@@ -152,8 +162,9 @@ def test_signing_in_as_coordinator_offers_every_page(browser_page, observer_serv
     assert page_report(browser_page)["errors"] == []
 
 
-def test_every_observer_page_renders_and_filters_without_error(browser_page, observer_server,
-                                                               artifacts):
+def test_every_observer_page_renders_and_filters_without_error(
+    browser_page, observer_server, artifacts
+):
     def check(page, item):
         problems = _problems(page_report(page))
         change_filters(page)
@@ -182,11 +193,11 @@ def test_observer_pages_show_no_email_or_panelist_name(browser_page, observer_se
 
 # --- a deep link as the first request after the server starts ---------------------------------
 
+
 # Was an app bug (pages/ beside app.py makes Streamlit 1.67 run the v1 multipage fallback until the
 # first st.navigation): every page now starts with ui.require_router(), which sends such a run
 # through app.py.
-def test_deep_link_to_a_fresh_server_goes_through_app_py(chromium, demo_db_master,
-                                                         tmp_path, guard):
+def test_deep_link_to_a_fresh_server_goes_through_app_py(chromium, demo_db_master, tmp_path, guard):
     db = tmp_path / "demo.duckdb"
     shutil.copy(demo_db_master, db)
     server = start_server(db, tmp_path, write_observer_secrets(tmp_path / "secrets"))

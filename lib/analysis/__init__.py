@@ -1,0 +1,11 @@
+"""Consensus rules and metrics, and statistics by family: frames in, tidy frames out.
+
+``rules`` (the Rule type and presets), ``consensus`` (metrics and status), ``summary`` (round
+summaries, latest status, lineage), and one module per statistical family: ``agreement``,
+``stability``, ``solidity``, ``sensitivity``, ``flow``, ``participation``.  Import the module you
+need; nothing heavy (pingouin, scipy, duckdb) is imported until a function needs it.
+"""
+
+from lib.analysis._common import format_p
+
+__all__ = ["format_p"]

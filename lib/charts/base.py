@@ -1,0 +1,134 @@
+"""What every chart shares: status colours, labels and symbols, the layout, frozen figures."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = [
+    "STATUS_COLORS",
+    "STATUS_LABELS",
+    "STATUS_SYMBOLS",
+    "LINE_COLORS",
+    "GREYS",
+    "FONT",
+    "frozen",
+    "likert_colors",
+    "layout",
+    "legend_below",
+    "esc",
+    "rounds_axis",
+]
+
+# Okabe & Ito (2008) colour-blind-safe palette: blue = in, vermillion = out, grey = none.
+STATUS_COLORS = {"consensus_in": "#0072B2", "consensus_out": "#D55E00", "no_consensus": "#9E9E9E"}
+STATUS_LABELS = {
+    "consensus_in": "Consensus in",
+    "consensus_out": "Consensus out",
+    "no_consensus": "No consensus",
+}
+# Marker shapes repeat the status, so it survives greyscale printing and colour blindness.
+STATUS_SYMBOLS = {
+    "consensus_in": "circle",
+    "consensus_out": "square",
+    "no_consensus": "circle-open",
+}
+# Okabe & Ito colours not used for a status, for lines that are not statuses (series, families).
+LINE_COLORS = ["#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000", "#8C510A"]
+GREYS = ["#D9D9D9", "#969696", "#525252", "#252525", "#000000"]
+FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
+
+
+class _FrozenFigure(go.Figure):
+    """A finished figure that computed its dict form once (see :func:`frozen`)."""
+
+    _frozen_dict: dict
+
+    def to_dict(self) -> dict:  # noqa: D102 - same meaning as go.Figure.to_dict
+        return self._frozen_dict
+
+
+def frozen(fig: Any) -> Any:
+    """``fig``, finished: ``to_dict()`` returns one dict computed now, not a new one per call
+    (anything but a ``go.Figure`` is returned as it is).
+
+    ``st.plotly_chart`` calls ``to_dict()`` on every rerun: a deep copy of the whole figure and
+    a walk that base64-encodes its arrays (1-2 ms per chart, measured at the S and L benchmark
+    sizes).  For a figure cached across reruns that work is the same every time.  Nothing may
+    change ``fig`` or the dict afterwards: changes would not reach ``to_dict()``.  (The one
+    change made to it, ``plotly.io.to_json`` popping each trace's ``uid``, is a no-op: no
+    builder here sets one.)
+    """
+    if type(fig) is not go.Figure:
+        return fig
+    as_dict = fig.to_dict()
+    fig.__class__ = _FrozenFigure
+    fig._frozen_dict = as_dict
+    return fig
+
+
+def likert_colors(k: int) -> list[str]:
+    """k diverging colours: brown (disagree) to teal (agree), grey middle (ColorBrewer BrBG).
+
+    Up to 9 points each side takes BrBG's own classes; a longer scale (0–10, up to 21 points)
+    spreads each side evenly between BrBG's darkest and lightest, so no two scores share one.
+
+    >>> likert_colors(5)
+    ['#DFC27D', '#F6E8C3', '#BDBDBD', '#C7EAE5', '#80CDC1']
+    >>> len(set(likert_colors(21)))
+    21
+    """
+    half = k // 2
+    left = _BRBG[4 - half : 4] if half <= 4 else _ramp(_BRBG[:4], half)
+    right = _BRBG[4 : 4 + half] if half <= 4 else _ramp(_BRBG[4:], half)
+    return left + (["#BDBDBD"] if k % 2 else []) + right
+
+
+_BRBG = ["#8C510A", "#BF812D", "#DFC27D", "#F6E8C3", "#C7EAE5", "#80CDC1", "#35978F", "#01665E"]
+
+
+def _ramp(anchors: list[str], n: int) -> list[str]:
+    """``n`` colours evenly along the piecewise-linear path through ``anchors`` (hex, RGB)."""
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in anchors], dtype=float)
+    at = np.linspace(0, len(anchors) - 1, n)
+    channels = [np.interp(at, np.arange(len(anchors)), rgb[:, j]) for j in range(3)]
+    return ["#{:02X}{:02X}{:02X}".format(*(round(ch[i]) for ch in channels)) for i in range(n)]
+
+
+def layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """The shared look: title, font, height, margins, legend on top, white plot."""
+    fig.update_layout(
+        title=dict(text=title, x=0, font=dict(size=15)),
+        font=FONT,
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def esc(value: object) -> str:
+    """Untrusted text for Plotly labels and hovers (Plotly renders a subset of HTML)."""
+    return html.escape(str(value))
+
+
+def rounds_axis(rounds: Any) -> dict:
+    """An x axis with one tick per round, labelled "Round k"."""
+    rounds = sorted(int(r) for r in rounds)
+    return dict(
+        tickvals=rounds,
+        ticktext=[f"Round {r}" for r in rounds],
+        range=[min(rounds) - 0.5, max(rounds) + 0.5],
+        showgrid=False,
+        zeroline=False,
+    )
+
+
+def legend_below(fig: go.Figure) -> go.Figure:
+    """Legend under the plot: for half-width charts whose legend would hit the title."""
+    fig.update_layout(legend=dict(orientation="h", y=-0.12, yanchor="top", x=0))
+    return fig

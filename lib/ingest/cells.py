@@ -1,0 +1,208 @@
+"""One cell at a time: text, identities, rating answers and timestamps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from lib.config import StudyConfig
+
+__all__ = [
+    "Answers",
+    "Clock",
+    "cell_text",
+    "date_order",
+    "identity_key",
+    "parse_rating",
+    "parse_timestamp",
+]
+
+_LABEL_NUMBER = re.compile(r"\(\s*(-?\d+)\s*\)\s*$")
+_DATE_PARTS = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}")
+_SERIAL_EPOCH = dt.datetime(1899, 12, 30)
+_ISO = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S")
+_DMY = (
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d/%m/%Y",
+)
+_MDY = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y")
+
+Rating = tuple[float | None, bool, str | None]  # (score, is_no_opinion, problem)
+
+
+def cell_text(value: Any) -> str:
+    """A cell as trimmed text; a whole float loses its ``.0``.
+
+    >>> cell_text(" S01 "), cell_text(3.0), cell_text(None)
+    ('S01', '3', '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def identity_key(value: Any) -> str:
+    """Identities are compared trimmed and case-folded.
+
+    >>> identity_key("  Ann@Example.org ")
+    'ann@example.org'
+    """
+    return str(value).strip().casefold()
+
+
+# --- ratings ---------------------------------------------------------------------------------
+
+
+def parse_rating(value: Any, cfg: StudyConfig) -> Rating:
+    """(score, is_no_opinion, problem) for one answer cell; blank -> (None, False, None)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, False, None
+    if isinstance(value, bool):
+        return None, False, f"unknown answer {value!r}"
+    if isinstance(value, int | float):
+        return _in_range(_as_float(value), cfg)
+    text = str(value).strip()
+    folded = text.casefold()
+    if folded in {x.casefold() for x in cfg.no_opinion}:
+        return None, True, None
+    labels = {k.strip().casefold(): v for k, v in cfg.labels.items()}
+    if folded in labels:
+        return float(labels[folded]), False, None
+    match = _LABEL_NUMBER.search(text)
+    if match:
+        return _in_range(float(match.group(1)), cfg)
+    try:
+        return _in_range(float(text.replace(",", ".")), cfg)
+    except ValueError:
+        return None, False, f"unknown label {text[:80]!r}"
+
+
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range: certainly off the scale
+        return math.inf if value > 0 else -math.inf
+
+
+def _in_range(score: float, cfg: StudyConfig) -> Rating:
+    if score != score or not score.is_integer() or not cfg.scale_min <= score <= cfg.scale_max:
+        problem = (
+            f"{score:g} is outside the scale {cfg.scale_min}–{cfg.scale_max}"
+            if score == score
+            else "not a number"
+        )
+        return None, False, problem
+    return score, False, None
+
+
+class Answers:
+    """``parse_rating`` once per distinct cell value: a rating column holds a handful of labels."""
+
+    def __init__(self, cfg: StudyConfig) -> None:
+        self.cfg = cfg
+        self.index: dict[Any, int] = {}
+        self.results: list[Rating] = []
+
+    def code(self, value: Any) -> int:
+        """Position of ``value``'s parse in ``results`` (True, 1 and 1.0 kept apart)."""
+        key = value if type(value) is str else (type(value), value)
+        try:
+            found = self.index.get(key)
+        except TypeError:  # an unhashable cell: parse it on its own
+            found, key = None, None
+        if found is None:
+            found = len(self.results)
+            self.results.append(parse_rating(value, self.cfg))
+            if key is not None:
+                self.index[key] = found
+        return found
+
+    def codes(self, cells: list[Any]) -> np.ndarray:
+        """``code`` of every cell; text cells already seen are looked up in one pass."""
+        for value in {v for v in cells if type(v) is str}.difference(self.index):
+            self.code(value)
+        get = self.index.get
+        out = [get(v) if type(v) is str else None for v in cells]
+        for k in [k for k, c in enumerate(out) if c is None]:
+            out[k] = self.code(cells[k])
+        return np.array(out, dtype=np.intp)
+
+
+# --- timestamps ------------------------------------------------------------------------------
+
+
+def date_order(values: list[Any], configured: str) -> str:
+    """Decide D/M/Y vs M/D/Y for a column of formatted strings (a part > 12 settles it).
+
+    >>> date_order(["03/04/2024 10:00", "25/04/2024 09:00"], "auto")
+    'DMY'
+    >>> date_order(["03/04/2024 10:00"], "auto")
+    'MDY'
+    """
+    if configured != "auto":
+        return configured
+    for v in values:
+        m = _DATE_PARTS.match(str(v))
+        if m and int(m.group(1)) > 12:
+            return "DMY"
+        if m and int(m.group(2)) > 12:
+            return "MDY"
+    return "MDY"  # Google Forms' default (en-US) when nothing tells
+
+
+def parse_timestamp(value: Any, tz: ZoneInfo, order: str) -> pd.Timestamp | None:
+    """A sheet timestamp (serial number, datetime or formatted text) -> UTC, naive."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, dt.datetime):
+            local = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            local = _SERIAL_EPOCH + dt.timedelta(days=float(value))  # Sheets' SERIAL_NUMBER
+        else:
+            local = _parse_text_time(str(value).strip(), order)
+            if local is None:
+                return None
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=tz)
+        return pd.Timestamp(local.astimezone(dt.UTC).replace(tzinfo=None))
+    except (ValueError, OverflowError):  # NaN, ±inf, or a moment outside the years 1–9999
+        return None
+
+
+def _parse_text_time(text: str, order: str) -> dt.datetime | None:
+    formats = _ISO + (_DMY if order == "DMY" else _MDY if order == "MDY" else ())
+    for fmt in formats:
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How one source's timestamps are read: its time zone and its day/month order."""
+
+    tz: ZoneInfo
+    order: str  # "DMY" or "MDY"
+
+    def parse(self, value: Any) -> pd.Timestamp | None:
+        """``parse_timestamp`` in this zone and order."""
+        return parse_timestamp(value, self.tz, self.order)

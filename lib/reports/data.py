@@ -1,0 +1,223 @@
+"""What a report holds, built from frames the caller passes (a snapshot's stored queries).
+
+``build_report_data`` and ``build_feedback_data`` are pure: they take the frames of
+``lib.store``'s named queries (``lib.reports.inputs``) and compute the statistics the report
+shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lib.analysis import agreement, participation, stability
+from lib.analysis.rules import Rule
+from lib.config import StudyConfig
+from lib.reports import narrative
+from lib.reports.inputs import FeedbackInputs, ReportInputs
+from lib.reports.tables import annotate_metrics, panel_composition, round_flow
+
+__all__ = [
+    "ReportData",
+    "FeedbackData",
+    "build_report_data",
+    "build_feedback_data",
+    "with_narrative",
+    "panel_statistics",
+    "software_versions",
+    "scale_labels",
+    "rule_from_dict",
+    "rule_check",
+]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the consensus report shows: aggregates only, never a rating by a person."""
+
+    title: str
+    snapshot: dict[str, Any]
+    rule: Rule  # the rule the snapshot's metrics were computed with
+    config_rule: Rule  # the rule in the study configuration now
+    scale: dict[int, str]
+    no_opinion: tuple[str, ...]
+    no_opinion_in_denominator: bool
+    metrics: pd.DataFrame  # per round × statement: metrics, entry, fate, Wilson CI, cut-off
+    distribution: pd.DataFrame
+    rates: pd.DataFrame  # per round: invited, responded, response rate, new, retained, lost
+    flow: pd.DataFrame  # per round: statements by how they entered and what became of them
+    panel: pd.DataFrame  # attribute, value, count (small groups pooled for observers)
+    comments: pd.DataFrame | None  # None: not shown to this audience
+    kendall: pd.DataFrame
+    stability: pd.DataFrame
+    stats_note: str
+    software: dict[str, str]
+    generated_at: dt.datetime
+    narrative: str = ""
+
+
+@dataclass(frozen=True)
+class FeedbackData:
+    """One round's results and each panelist's own ratings (pseudonyms only; coordinator use)."""
+
+    title: str
+    round: int
+    snapshot: dict[str, Any]
+    rule: Rule
+    scale: dict[int, str]
+    no_opinion: tuple[str, ...]
+    metrics: pd.DataFrame  # this round, with domain and text
+    distribution: pd.DataFrame  # this round
+    comments: pd.DataFrame  # this round, anonymous
+    ratings: pd.DataFrame  # this round: panelist, statement_id, rating, no_opinion
+    panelists: tuple[str, ...]  # everyone to write to
+    responded: frozenset[str]
+
+
+def build_report_data(
+    frames: ReportInputs, cfg: StudyConfig, *, min_group_size: int | None = None
+) -> ReportData:
+    """A snapshot's report: metrics, flows, panel, statistics and a drafted narrative."""
+    info = frames.info
+    rule = rule_from_dict(info["rule"])
+    # As the snapshot's metrics were computed, whatever the configuration says today.
+    denom = bool(
+        info["config"]
+        .get("scale", {})
+        .get("no_opinion_in_denominator", cfg.no_opinion_in_denominator)
+    )
+    metrics = annotate_metrics(frames.metrics, frames.statements, rule, denom)
+    kendall, stab, note = panel_statistics(frames.ratings, frames.statements, rule)
+    data = ReportData(
+        title=info.get("study_title") or cfg.title,
+        snapshot={
+            k: info[k]
+            for k in ("snapshot_id", "created_at", "content_hash", "source_title", "n_problems")
+        },
+        rule=rule,
+        config_rule=cfg.rule,
+        scale=scale_labels(cfg),
+        no_opinion=cfg.no_opinion,
+        no_opinion_in_denominator=denom,
+        metrics=metrics,
+        distribution=frames.distribution,
+        rates=participation.participation(frames.respondents, frames.response_rates),
+        flow=round_flow(metrics),
+        panel=panel_composition(frames.panel_attributes, min_group_size),
+        comments=frames.comments,
+        kendall=kendall,
+        stability=stab,
+        stats_note=note,
+        software=software_versions(),
+        generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+    )
+    return replace(data, narrative=narrative.draft_narrative(data))
+
+
+def build_feedback_data(
+    frames: FeedbackInputs, cfg: StudyConfig, round_: int | None = None
+) -> FeedbackData:
+    """What the feedback after ``round_`` (default: the last round) needs."""
+    info, metrics = frames.info, frames.metrics
+    rounds = sorted(metrics["round"].unique())
+    rnd = rounds[-1] if round_ is None else round_
+    if rnd not in rounds:
+        raise ValueError(
+            f"round {rnd} is not in snapshot {info['snapshot_id']} "
+            f"(rounds: {', '.join(map(str, rounds))})"
+        )
+
+    def this(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["round"] == rnd].reset_index(drop=True)
+
+    resp = frames.respondents
+    return FeedbackData(
+        title=info.get("study_title") or cfg.title,
+        round=int(rnd),
+        snapshot={k: info[k] for k in ("snapshot_id", "created_at", "content_hash")},
+        rule=rule_from_dict(info["rule"]),
+        scale=scale_labels(cfg),
+        no_opinion=cfg.no_opinion,
+        metrics=this(metrics),
+        distribution=this(frames.distribution),
+        comments=this(frames.comments),
+        ratings=this(frames.ratings),
+        panelists=tuple(frames.recipients["panelist"]),
+        responded=frozenset(resp.loc[resp["round"] == rnd, "panelist"]),
+    )
+
+
+def with_narrative(data: ReportData, text: str | None) -> ReportData:
+    """The same report with the coordinator's edited methods-and-results text."""
+    return replace(data, narrative=text if text and text.strip() else data.narrative)
+
+
+def scale_labels(cfg: StudyConfig) -> dict[int, str]:
+    """Score -> label of the study's scale (the score itself where no label is configured)."""
+    names = {v: k for k, v in cfg.labels.items()}
+    return {s: names.get(s, str(s)) for s in range(cfg.scale_min, cfg.scale_max + 1)}
+
+
+def rule_from_dict(d: dict[str, Any]) -> Rule:
+    """The ``Rule`` stored with a snapshot (lists back to tuples, unknown keys ignored)."""
+    names = {f.name for f in fields(Rule)}
+    return Rule(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
+
+def rule_check(data: ReportData) -> str:
+    """Whether the configured rule is still the one the snapshot was computed with."""
+    if data.config_rule == data.rule:
+        return "same as the rule this snapshot was computed with"
+    return (
+        f"DIFFERENT: the study configuration now says “{data.config_rule.label} "
+        f"{data.config_rule.version}”; refresh to recompute with it"
+    )
+
+
+def panel_statistics(
+    ratings: pd.DataFrame, statements: pd.DataFrame, rule: Rule
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Kendall's W per round and stability between rounds (``lib.analysis``), or a note why not."""
+    try:
+        return (
+            agreement.kendall_w(ratings),
+            stability.stability(ratings, statements, agree=rule.agree),
+            "",
+        )
+    except Exception as exc:  # the report must still be produced; the note says what failed
+        return pd.DataFrame(), pd.DataFrame(), f"Not computed: {type(exc).__name__}: {exc}"
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of the software a report was computed with."""
+    from importlib import metadata
+
+    out = {"Delphi Dashboard": _app_version(), "Python": platform.python_version()}
+    for label, dist in (
+        ("DuckDB", "duckdb"),
+        ("pandas", "pandas"),
+        ("pingouin", "pingouin"),
+        ("Plotly", "plotly"),
+        ("openpyxl", "openpyxl"),
+    ):
+        try:
+            out[label] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[label] = "not installed"
+    return out
+
+
+def _app_version() -> str:
+    try:
+        with open(ROOT / "pyproject.toml", "rb") as fh:
+            return str(tomllib.load(fh)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"

@@ -1,0 +1,172 @@
+"""Feedback for each panelist after a round: one document each (``feedback.html.j2``), a ZIP of
+them named by pseudonym, and the mail-merge list that links each file to an address.
+
+A document names no other panelist and carries nothing that runs (no script may load).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from lib.reports import charts
+from lib.reports.data import FeedbackData
+from lib.reports.render import macros, render, stylesheet
+from lib.reports.safety import safe_csv
+
+__all__ = [
+    "StatementPart",
+    "feedback_file_name",
+    "feedback_parts",
+    "feedback_html",
+    "feedback_zip",
+    "mail_merge_csv",
+    "zip_files",
+]
+
+
+@dataclass(frozen=True)
+class StatementPart:
+    """The panel's side of one statement's feedback: the same in every panelist's document.
+
+    ``head`` and ``tail`` are rendered (autoescaped) by the macros of ``_statement.html.j2``;
+    ``rows`` keeps the distribution drawn for each own score met so far.
+    """
+
+    statement_id: str
+    head: Markup  # heading and domain
+    tail: Markup  # summary line and the panel's comments
+    counts: dict[int, int]  # valid ratings per score
+    other: dict[str, int]  # answers not counted (no opinion)
+    rows: dict[int | None, Markup] = field(default_factory=dict)
+
+
+def feedback_file_name(fd: FeedbackData, panelist: str, ext: str = "html") -> str:
+    """The file name of one panelist's feedback: by round and pseudonym."""
+    return f"feedback_round{fd.round}_{re.sub(r'[^A-Za-z0-9_-]', '_', panelist)}.{ext}"
+
+
+def feedback_parts(fd: FeedbackData) -> dict[str, StatementPart]:
+    """Per statement of the round (in order), the panel's side of the feedback, built once.
+
+    One pass over the distribution and the comments instead of a filter per statement and
+    panelist (the preview took 85 ms of the Reports page's rerun at the S benchmark size)."""
+    counts: dict[str, dict[int, int]] = {}
+    not_counted: dict[str, int] = {}
+    for sid, answer, n in zip(
+        fd.distribution["statement_id"],
+        fd.distribution["answer"],
+        fd.distribution["count"],
+        strict=True,
+    ):
+        if answer == "no_opinion":
+            not_counted[sid] = not_counted.get(sid, 0) + int(n)
+        elif answer != "missing":
+            counts.setdefault(sid, {})[int(answer)] = int(n)
+    said: dict[str, list[str]] = {}
+    for sid, comment in zip(fd.comments["statement_id"], fd.comments["comment"], strict=True):
+        said.setdefault(sid, []).append(comment)
+    label = (fd.no_opinion[0] if fd.no_opinion else "No opinion") + " (not counted)"
+    html = macros("_statement.html.j2")
+    return {
+        r.statement_id: StatementPart(
+            statement_id=r.statement_id,
+            head=html.head(r),
+            tail=html.tail(r, said.get(r.statement_id, []), fd.rule.agree),
+            counts=counts.get(r.statement_id, {}),
+            other={label: not_counted.get(r.statement_id, 0)},
+        )
+        for r in fd.metrics.itertuples()
+    }
+
+
+def _rows(part: StatementPart, scale: dict[int, str], score: int | None) -> Markup:
+    """The statement's distribution with ``score`` marked as the panelist's own."""
+    if score not in part.rows:
+        part.rows[score] = macros("_statement.html.j2").rows(
+            charts.distribution_rows(part.counts, scale, score, part.other)
+        )
+    return part.rows[score]
+
+
+def _own(own: tuple[Any, Any] | None) -> tuple[str, int | None]:
+    """What a panelist answered: (none | score | no_opinion | blank, the score if any)."""
+    if own is None:
+        return "none", None
+    rating, no_opinion = own
+    if pd.notna(rating):
+        return "score", int(rating)
+    return ("no_opinion" if bool(no_opinion) else "blank"), None
+
+
+def feedback_html(
+    fd: FeedbackData, panelist: str, parts: dict[str, StatementPart] | None = None
+) -> str:
+    """One panelist's feedback: per statement the panel's results with their own rating marked.
+
+    ``parts`` (from :func:`feedback_parts`) saves recomputing the panel's side for every
+    panelist.
+    """
+    parts = parts if parts is not None else feedback_parts(fd)
+    mine = fd.ratings[fd.ratings["panelist"] == panelist]
+    own = {
+        sid: (rating, no_op)
+        for sid, rating, no_op in zip(
+            mine["statement_id"], mine["rating"], mine["no_opinion"], strict=True
+        )
+    }
+    cards = []
+    for sid, part in parts.items():
+        kind, score = _own(own.get(sid))
+        cards.append((part, kind, score, _rows(part, fd.scale, score)))
+    return render(
+        "feedback.html.j2",
+        fd=fd,
+        panelist=panelist,
+        cards=cards,
+        took_part=panelist in fd.responded,
+        css=stylesheet("base.css", "feedback.css", "charts.css"),
+    )
+
+
+def zip_files(files: dict[str, str | bytes], when: dt.datetime) -> bytes:
+    """A ZIP of ``files`` (name -> content), every entry dated ``when``."""
+    buf = io.BytesIO()
+    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            zf.writestr(
+                zipfile.ZipInfo(name, date_time=stamp), content, compress_type=zipfile.ZIP_DEFLATED
+            )
+    return buf.getvalue()
+
+
+def feedback_zip(fd: FeedbackData) -> bytes:
+    """Every panelist's feedback as HTML files in one ZIP, named by pseudonym."""
+    parts = feedback_parts(fd)
+    files = {feedback_file_name(fd, p): feedback_html(fd, p, parts) for p in fd.panelists}
+    return zip_files(files, fd.snapshot["created_at"])
+
+
+def mail_merge_csv(fd: FeedbackData, recipients: pd.DataFrame, ext: str = "html") -> str:
+    """identity, name, pseudonym, file name (and whether they took part) for a mail-merge."""
+    frame = recipients[recipients["panelist"].isin(fd.panelists)]
+    out = pd.DataFrame(
+        {
+            "identity": frame["identity"],
+            "name": frame["name"],
+            "pseudonym": frame["panelist"],
+            "file_name": [feedback_file_name(fd, p, ext) for p in frame["panelist"]],
+            f"responded_round_{fd.round}": [
+                "yes" if p in fd.responded else "no" for p in frame["panelist"]
+            ],
+        }
+    )
+    return safe_csv(out)

@@ -1,0 +1,369 @@
+"""The consensus report as one self-contained HTML file (``templates/report.html.j2``).
+
+The report follows the reporting items of ACCORD 2024 and CREDES 2017 (``CHECKLIST``) and holds
+aggregates only: no identity, name or pseudonym tied to a rating.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from lib.analysis.stability import STABILITY_RULE
+from lib.charts.base import STATUS_LABELS
+from lib.charts.results import status_by_round_chart
+from lib.reports import charts
+from lib.reports.data import ReportData, rule_check
+from lib.reports.render import Table, frame_table, number, render, stylesheet, table, text
+from lib.reports.tables import dropped_items, final_statements, revisions
+
+__all__ = ["CHECKLIST", "SECTIONS", "html_report"]
+
+# Reporting items of ACCORD 2024 / CREDES 2017 and where this report answers each.
+CHECKLIST = [
+    ("Consensus definition stated a priori, and the rule version used", "rule"),
+    ("Number invited and responding per round (response rate, attrition)", "panel"),
+    ("Flow of panelists and of statements across rounds", "flow"),
+    ("Final list of statements with their agreement levels", "final"),
+    ("Items dropped and why; wording changes between rounds", "dropped"),
+    ("Per-statement results per round", "results"),
+    ("Agreement across the panel and stability between rounds", "stats"),
+    ("How comments were collected and used; the comments", "comments"),
+    ("Feedback given to panelists between rounds", "narrative"),
+    ("Software used; data snapshot", "software"),
+]
+SECTIONS = {
+    "narrative": "Methods and results",
+    "rule": "Consensus definition",
+    "panel": "Panel and response",
+    "flow": "Statements across rounds",
+    "final": "Final list of statements",
+    "dropped": "Items dropped and wording changes",
+    "results": "Per-statement results per round",
+    "stats": "Panel agreement and stability",
+    "comments": "Comments",
+    "software": "Software and data",
+    "checklist": "Reporting checklist",
+}
+_FINAL_GROUPS = (
+    ("accepted", "Accepted: consensus in"),
+    ("rejected", "Rejected: consensus out"),
+    ("open", "No consensus after the last round"),
+)
+
+
+def html_report(data: ReportData) -> str:
+    """The consensus report as one self-contained HTML file (plotly.js inline, no network)."""
+    final = final_statements(data)
+    status_chart, final_chart = _figures(data, final)
+    return render(
+        "report.html.j2",
+        data=data,
+        sections=SECTIONS,
+        css=stylesheet("base.css", "report.css", "charts.css"),
+        cards=_cards(data, final),
+        rule_warning="" if data.config_rule == data.rule else rule_check(data),
+        paragraphs=_paragraphs(data.narrative),
+        rates=_rates_table(data.rates),
+        panel_steps=_panel_steps(data.rates),
+        composition=_composition_table(data.panel),
+        flow_steps=_flow_steps(data.flow),
+        flow_table=_flow_table(data.flow),
+        status_chart=status_chart,
+        final_chart=final_chart,
+        final_groups=[
+            (title, _final_table(final[final["fate"] == fate])) for fate, title in _FINAL_GROUPS
+        ],
+        dropped=_dropped_table(dropped_items(data)),
+        revised=_revisions_table(revisions(data)),
+        results=_results_tables(data),
+        kendall=None if data.stats_note else _kendall_table(data.kendall),
+        stability=_stability_table(data.stability),
+        stability_rule=STABILITY_RULE.replace("**", ""),
+        comments=None if data.comments is None else _comments(data.comments),
+        checklist=table(
+            ["Item", "Section"],
+            [[item, {"text": SECTIONS[key], "href": f"#{key}"}] for item, key in CHECKLIST],
+            nowrap=[1],
+        ),
+    )
+
+
+def _figures(data: ReportData, final: pd.DataFrame) -> list[str]:
+    """The report's chart divs, in document order; plotly.js is inlined once, with the first."""
+    lo, hi = data.rule.agree
+    figs = [
+        status_by_round_chart(data.metrics),
+        charts.final_agreement_chart(
+            final[final["fate"] != "dropped"], data.rule.threshold, f"{lo:g}–{hi:g}"
+        ),
+    ]
+    config = {"displaylogo": False, "responsive": True, "displayModeBar": False}
+    return [
+        fig.to_html(
+            full_html=False, include_plotlyjs=i == 0, div_id=f"chart-{i + 1}", config=config
+        )
+        for i, fig in enumerate(figs)
+    ]
+
+
+def _cards(data: ReportData, final: pd.DataFrame) -> list[tuple[str, int]]:
+    ends = final["fate"].value_counts()
+    return [
+        ("Panelists invited", int(data.rates["invited"].max())),
+        ("Rounds", len(data.rates)),
+        (f"Statements ({data.metrics['statement_id'].nunique()} wordings)", len(final)),
+        ("Accepted", int(ends.get("accepted", 0))),
+        ("Rejected", int(ends.get("rejected", 0))),
+        ("No consensus", int(ends.get("open", 0) + ends.get("dropped", 0))),
+    ]
+
+
+def _paragraphs(narrative: str) -> list[str]:
+    return [p.strip() for p in narrative.split("\n\n") if p.strip()]
+
+
+def _rates_table(rates: pd.DataFrame) -> Table:
+    return frame_table(
+        rates,
+        {
+            "round": "Round",
+            "invited": "Invited",
+            "responded": "Responded",
+            "response_rate": "Response rate",
+            "new": "First time",
+            "retained": "Retained",
+            "lost": "Lost since previous round",
+        },
+        {"response_rate": "{:.0f}%", "retained": "{:.0f}", "lost": "{:.0f}"},
+    )
+
+
+def _panel_steps(r: pd.DataFrame) -> list[charts.FlowStep]:
+    """The flow of panelists: invited, then per round who responded, did not or was lost."""
+    steps = [charts.FlowStep("Invited", [f"{int(r['invited'].max())} experts"])]
+    for row in r.itertuples():
+        side = [f"{row.invited - row.responded} did not respond"]
+        if pd.notna(row.lost) and row.lost:
+            side.append(f"{int(row.lost)} lost since round {row.round - 1}")
+        if row.round != r["round"].min() and row.new:
+            side.append(f"{int(row.new)} responded for the first time")
+        steps.append(
+            charts.FlowStep(
+                f"Round {row.round}",
+                [f"{row.responded} responded ({row.response_rate:.0f}%)"],
+                side,
+            )
+        )
+    return steps
+
+
+def _composition_table(panel: pd.DataFrame) -> Table | None:
+    if panel.empty:
+        return None
+    return frame_table(panel, {"attribute": "Attribute", "value": "Value", "count": "Panelists"})
+
+
+def _flow_steps(f: pd.DataFrame) -> list[charts.FlowStep]:
+    """The flow of statements: per round how they entered, ended, and went on."""
+    steps = []
+    for i, r in enumerate(f.itertuples()):
+        lines = [
+            x
+            for x in (
+                f"{r.entered} entered" if r.entered else "",
+                f"{r.carried_in} rated again" if r.carried_in else "",
+                f"{r.revised_in} with revised wording" if r.revised_in else "",
+                f"{r.added} added" if r.added else "",
+            )
+            if x
+        ]
+        side = [
+            f"{n} {label}"
+            for n, label in (
+                (r.accepted, "accepted (consensus in)"),
+                (r.rejected, "rejected (consensus out)"),
+                (r.dropped, "dropped without consensus"),
+                (r.open, "no consensus (last round)"),
+            )
+            if n
+        ]
+        nxt = f.iloc[i + 1] if i + 1 < len(f) else None
+        arrow = (
+            None
+            if nxt is None
+            else (
+                f"{r.to_next_round} rated again · "
+                f"{r.revised_for_next} revised · "
+                f"{nxt['added']} added"
+            )
+        )
+        steps.append(
+            charts.FlowStep(f"Round {r.round}: {r.rated} statements rated", lines, side, arrow)
+        )
+    return steps
+
+
+def _flow_table(f: pd.DataFrame) -> Table:
+    return frame_table(
+        f,
+        {
+            "round": "Round",
+            "rated": "Rated",
+            "added": "Added",
+            "revised_in": "Revised wording",
+            "consensus_in": "Consensus in",
+            "consensus_out": "Consensus out",
+            "no_consensus": "No consensus",
+            "dropped": "Dropped",
+        },
+    )
+
+
+def _agree(r: Any) -> dict[str, str]:
+    """% agree with its votes, and the Wilson interval as a second line."""
+    votes = f"{int(r.n_agree)}/{int(r.n)}" if pd.notna(r.n) and r.n else "–"
+    cell = {"text": f"{number(r.pct_agree, '{:.0f}%')} ({votes})"}
+    if pd.notna(r.ci_low):
+        cell["small"] = f"95% CI {r.ci_low:.0f}–{r.ci_high:.0f}"
+    return cell
+
+
+def _median(r: Any) -> str:
+    return f"{number(r.median)} ({number(r.q1)}–{number(r.q3)})"
+
+
+def _statement(r: Any) -> dict[str, str]:
+    return {"text": text(r.text), "small": text(r.domain)}
+
+
+def _final_table(frame: pd.DataFrame) -> Table | None:
+    if frame.empty:
+        return None
+    rows = [
+        [text(r.statement_id), _statement(r), str(r.round), _agree(r), _median(r)]
+        for r in frame.itertuples()
+    ]
+    return table(
+        ["ID", "Statement", "Round", "Agree", "Median (IQR)"],
+        rows,
+        num=[2, 3, 4],
+        widths=[7, 57, 7, 15, 14],
+    )
+
+
+def _dropped_table(dropped: pd.DataFrame) -> Table:
+    rows = [
+        [text(r.statement_id), str(r.round), text(r.text), text(r.reason)]
+        for r in dropped.itertuples()
+    ]
+    return table(["ID", "Round", "Statement", "Why"], rows, num=[1], widths=[7, 7, 50, 36])
+
+
+def _revisions_table(revs: pd.DataFrame) -> Table:
+    rows = [
+        [
+            str(r.round),
+            f"{text(r.revised_from)} → {text(r.statement_id)}",
+            text(r.previous_text),
+            text(r.text),
+        ]
+        for r in revs.itertuples()
+    ]
+    return table(
+        ["Round", "IDs", "Previous wording", "New wording"],
+        rows,
+        num=[0],
+        widths=[7, 13, 40, 40],
+        nowrap=[1],
+    )
+
+
+def _counts(dist: pd.DataFrame) -> dict[tuple[int, str], dict[int, int]]:
+    valid = dist[~dist["answer"].isin(["no_opinion", "missing"])]
+    out: dict[tuple[int, str], dict[int, int]] = {}
+    for r in valid.itertuples():
+        out.setdefault((r.round, r.statement_id), {})[int(r.answer)] = int(r.count)
+    return out
+
+
+def _results_tables(data: ReportData) -> list[tuple[int, Table]]:
+    """Per round, each statement's ratings bar, n, agreement, median and status."""
+    counts, out = _counts(data.distribution), []
+    head = ["ID", "Statement", "Ratings", "n", "Agree", "Median (IQR)", "Status"]
+    for rnd, frame in data.metrics.groupby("round", sort=True):
+        rows = [
+            [
+                text(r.statement_id),
+                _statement(r),
+                {"bar": charts.distribution_bar(counts.get((rnd, r.statement_id), {}), data.scale)},
+                str(int(r.n)),
+                _agree(r),
+                _median(r),
+                {
+                    "status": text(r.status),
+                    "label": STATUS_LABELS.get(r.status, r.status),
+                    "small": text(r.fate_detail),
+                },
+            ]
+            for r in frame.itertuples()
+        ]
+        out.append((rnd, table(head, rows, num=[3, 4, 5], widths=[7, 40, 13, 5, 13, 10, 12])))
+    return out
+
+
+def _kendall_table(k: pd.DataFrame) -> Table:
+    return frame_table(
+        k,
+        {
+            "round": "Round",
+            "n_panelists": "Panelists",
+            "n_statements": "Statements",
+            "w": "Kendall's W",
+            "chi2": "χ²",
+            "df": "df",
+            "p": "p",
+            "note": "Note",
+        },
+        {"w": "{:.3f}", "chi2": "{:.1f}", "p": "{:.3g}", "df": "{:.0f}"},
+    )
+
+
+def _stability_table(s: pd.DataFrame) -> Table | None:
+    if s.empty:
+        return None
+    return frame_table(
+        s,
+        {
+            "round": "Round",
+            "statement_id": "ID",
+            "prev_statement_id": "Compared with",
+            "n_paired": "Paired",
+            "pct_changed": "Changed",
+            "cv_change_pct": "CV change",
+            "wilcoxon_p": "Wilcoxon p",
+            "mcnemar_p": "McNemar p",
+            "verdict": "Verdict",
+        },
+        {
+            "pct_changed": "{:.0f}%",
+            "cv_change_pct": "{:+.0f}%",
+            "wilcoxon_p": "{:.3g}",
+            "mcnemar_p": "{:.3g}",
+        },
+    )
+
+
+def _comments(comments: pd.DataFrame) -> list[tuple[Any, list[tuple[str, list[str]]]]]:
+    """Per round, per statement, its comments as text (in the stored order)."""
+    return [
+        (
+            rnd,
+            [
+                (text(sid), [text(c) for c in part["comment"]])
+                for sid, part in frame.groupby("statement_id", sort=True)
+            ],
+        )
+        for rnd, frame in comments.groupby("round", sort=True)
+    ]

@@ -1,0 +1,48 @@
+"""The drafted methods-and-results text: numbers from the report, prose in a template."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from lib.reports.render import render_text
+from lib.reports.tables import TERMINAL
+
+if TYPE_CHECKING:
+    from lib.reports.data import ReportData
+
+__all__ = ["draft_narrative"]
+
+
+def draft_narrative(data: ReportData) -> str:
+    """A methods-and-results text with the numbers filled in, for the coordinator to edit
+    (``templates/narrative.txt.j2``)."""
+    m, rates = data.metrics, data.rates
+    ended = m[m["fate"].isin(TERMINAL)]["fate"].value_counts()
+    return render_text(
+        "narrative.txt.j2",
+        n_rounds=len(rates),
+        invited=int(rates["invited"].max()),
+        lo=min(data.scale),
+        hi=max(data.scale),
+        scale=data.scale,
+        no_opinion=data.no_opinion,
+        in_denominator=data.no_opinion_in_denominator,
+        rule=data.rule,
+        # Statements with consensus that were still rated in the next round.
+        rerated=int(((m["status"] != "no_consensus") & (m["fate"] == "carried")).sum()),
+        software=data.software,
+        rates=list(rates.itertuples()),
+        flow=list(data.flow.itertuples()),
+        last_round=int(rates["round"].max()),
+        ended={f: int(ended.get(f, 0)) for f in TERMINAL},
+        kendall=_kendall(data.kendall),
+    )
+
+
+def _kendall(k: pd.DataFrame) -> list[tuple[int, float]]:
+    """(round, W) of the rounds where W was computed."""
+    if k.empty or not {"round", "w"} <= set(k.columns):
+        return []
+    return [(r, w) for r, w in zip(k["round"], k["w"], strict=True) if pd.notna(w)]

@@ -1,0 +1,156 @@
+"""The tables a report derives from its metrics: fates, flows, panel, final list, changes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from lib.analysis import flow, solidity
+from lib.analysis.rules import STATUSES, Rule
+
+if TYPE_CHECKING:
+    from lib.reports.data import ReportData
+
+__all__ = [
+    "FATE_LABELS",
+    "TERMINAL",
+    "annotate_metrics",
+    "round_flow",
+    "panel_composition",
+    "final_statements",
+    "dropped_items",
+    "revisions",
+]
+
+# What became of a (round, statement): the vocabulary of lib.analysis.flow.statement_flow.
+FATE_LABELS = {
+    "accepted": "accepted (consensus in)",
+    "rejected": "rejected (consensus out)",
+    "carried": "rated again",
+    "revised": "revised",
+    "dropped": "dropped without consensus",
+    "open": "no consensus after the last round",
+}
+TERMINAL = ("accepted", "rejected", "open", "dropped")
+_FATE_SHORT = {
+    "accepted": "accepted",
+    "rejected": "rejected",
+    "carried": "rated again",
+    "dropped": "dropped",
+    "open": "open at the end",
+}
+
+
+def annotate_metrics(
+    metrics: pd.DataFrame, statements: pd.DataFrame, rule: Rule, denom_no_opinion: bool = False
+) -> pd.DataFrame:
+    """Metrics with entry, fate, Wilson interval, vote cut-off and votes to flip.
+
+    ``entry`` and ``fate`` come from ``analysis.flow.statement_flow``; ``ci_low``/``ci_high``
+    (Wilson 95% of % agree), ``cutoff`` and ``votes_to_flip`` from ``analysis.solidity``.
+    """
+    fates = flow.statement_flow(metrics, statements)
+    solid = solidity.solidity(metrics, rule, denom_no_opinion)
+    out = metrics.merge(
+        fates[["round", "statement_id", "entry", "fate", "next_statement_id"]],
+        on=["round", "statement_id"],
+        how="left",
+    )
+    out = out.merge(
+        solid[["round", "statement_id", "ci_low", "ci_high", "cutoff", "votes_to_flip"]],
+        on=["round", "statement_id"],
+        how="left",
+    )
+    out["fate_detail"] = [
+        f"revised as {nxt}" if fate == "revised" else _FATE_SHORT.get(fate, "")
+        for fate, nxt in zip(out["fate"], out["next_statement_id"], strict=True)
+    ]
+    return out
+
+
+def round_flow(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per round: statements rated, how they entered, their status and what became of them."""
+    cols = {
+        "entry": {
+            "entered": "entered",
+            "added": "added",
+            "carried": "carried_in",
+            "revised": "revised_in",
+        },
+        "status": {s: s for s in STATUSES},
+        "fate": {
+            "accepted": "accepted",
+            "rejected": "rejected",
+            "carried": "to_next_round",
+            "revised": "revised_for_next",
+            "dropped": "dropped",
+            "open": "open",
+        },
+    }
+    out = pd.DataFrame({"rated": metrics.groupby("round").size()})
+    for col, names in cols.items():
+        counts = metrics.groupby(["round", col]).size().unstack(fill_value=0)
+        for value, name in names.items():
+            out[name] = counts[value] if value in counts else 0
+    return out.reset_index().astype("int64")
+
+
+def panel_composition(attributes: pd.DataFrame, min_group_size: int | None = None) -> pd.DataFrame:
+    """Counts per panel attribute value (numbers summarised); groups under the size pooled.
+
+    With ``min_group_size`` (observers) a number's range is left out: its ends are one person.
+    """
+    rows = []
+    for attr, part in attributes.groupby("attribute", sort=True):
+        values = pd.to_numeric(part["value"], errors="coerce")
+        if values.notna().all() and len(values):
+            q1, med, q3 = values.quantile([0.25, 0.5, 0.75])  # type 7, as everywhere else
+            span = "" if min_group_size else f"; range {values.min():g}–{values.max():g}"
+            rows.append((attr, f"median {med:g} (IQR {q1:g}–{q3:g}{span})", len(values)))
+            continue
+        counts = part["value"].value_counts()
+        small = counts[counts < min_group_size] if min_group_size else counts.iloc[0:0]
+        rows += [(attr, v, int(n)) for v, n in counts.items() if v not in small.index]
+        if len(small):
+            rows.append((attr, f"Other (each group under {min_group_size})", int(small.sum())))
+    return pd.DataFrame(rows, columns=["attribute", "value", "count"])
+
+
+def final_statements(data: ReportData) -> pd.DataFrame:
+    """Each statement's final version and outcome: accepted, rejected, open or dropped."""
+    m = data.metrics[data.metrics["fate"].isin(TERMINAL)].copy()
+    m["_order"] = m["fate"].map({f: i for i, f in enumerate(TERMINAL)})
+    return m.sort_values(["_order", "statement_id"]).drop(columns="_order").reset_index(drop=True)
+
+
+def dropped_items(data: ReportData) -> pd.DataFrame:
+    """Statements that left the study without being accepted, with the reason."""
+    m = data.metrics[data.metrics["fate"].isin(["rejected", "dropped"])]
+    lo, hi = data.rule.disagree
+    reasons = [
+        f"Consensus against in round {r.round}: {r.pct_disagree:.0f}% rated {lo:g}–{hi:g}"
+        if r.fate == "rejected"
+        else f"No consensus in round {r.round} ({r.pct_agree:.0f}% agreement); not taken to the "
+        "next round by the steering committee"
+        for r in m.itertuples()
+    ]
+    return m.assign(reason=reasons)[
+        ["statement_id", "round", "domain", "text", "reason"]
+    ].reset_index(drop=True)
+
+
+def revisions(data: ReportData) -> pd.DataFrame:
+    """Wording changes: each revised statement beside the wording it replaced."""
+    m = data.metrics
+    new = m[m["entry"] == "revised"]
+    old = m.drop_duplicates("statement_id", keep="last").set_index("statement_id")["text"]
+    return pd.DataFrame(
+        {
+            "round": new["round"],
+            "statement_id": new["statement_id"],
+            "revised_from": new["revised_from"],
+            "previous_text": new["revised_from"].map(old),
+            "text": new["text"],
+        }
+    ).reset_index(drop=True)

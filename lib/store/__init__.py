@@ -1,0 +1,77 @@
+"""DuckDB: schema, immutable snapshots, and the named queries the pages and reports use.
+
+Each refresh writes one snapshot, with the metrics ``lib.pipeline`` computed for it, in one
+transaction; nothing is ever updated in place, so readers never see half a snapshot and every
+earlier snapshot stays queryable.  Storage only: this package computes nothing and imports no
+other stage.  Identities live only in ``identity_map``; every other table holds pseudonyms (P01,
+P02, … by first appearance).
+
+Modules: ``database`` (the schema, connections, a damaged file), ``snapshots`` (writing one),
+``queries`` (named reads of a snapshot), ``settings`` (pin, settings, refresh log).  Callers use
+``from lib import store`` and the names below.
+"""
+
+from __future__ import annotations
+
+from lib.store.database import SCHEMA, StoreCorrupt, StoreError, connect, move_aside
+from lib.store.queries import (
+    changes_between,
+    comments_for,
+    current_snapshot_id,
+    distribution_for,
+    feedback_recipients,
+    latest_snapshot_id,
+    list_snapshots,
+    metrics_for,
+    nonresponders,
+    panel_attributes,
+    problems_for,
+    ratings_for,
+    respondents_for,
+    response_rates,
+    snapshot_hash,
+    snapshot_info,
+    statements_for,
+)
+from lib.store.settings import (
+    log_refresh,
+    pinned_snapshot_id,
+    refresh_log,
+    set_pin,
+    set_setting,
+    setting,
+)
+from lib.store.snapshots import content_hash, write_snapshot
+
+__all__ = [
+    "SCHEMA",
+    "StoreError",
+    "StoreCorrupt",
+    "connect",
+    "move_aside",
+    "content_hash",
+    "write_snapshot",
+    "latest_snapshot_id",
+    "current_snapshot_id",
+    "snapshot_hash",
+    "snapshot_info",
+    "list_snapshots",
+    "statements_for",
+    "metrics_for",
+    "distribution_for",
+    "comments_for",
+    "response_rates",
+    "problems_for",
+    "ratings_for",
+    "panel_attributes",
+    "nonresponders",
+    "set_pin",
+    "pinned_snapshot_id",
+    "log_refresh",
+    "refresh_log",
+    "changes_between",
+    "set_setting",
+    "setting",
+    "respondents_for",
+    "feedback_recipients",
+]

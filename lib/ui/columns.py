@@ -1,0 +1,224 @@
+"""Column configurations of the app's tables, one per table, named for what it shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+__all__ = [
+    "ROUND",
+    "ROUNDS",
+    "STATUS_TABLE",
+    "METRICS_SHOWN",
+    "METRICS",
+    "SOLIDITY",
+    "SOLIDITY_ORDER",
+    "STABILITY",
+    "STABILITY_ORDER",
+    "AGREEMENT_INDEX",
+    "PARTICIPATION",
+    "ATTRITION",
+    "CHANGES",
+    "PROBLEMS",
+    "HISTORY",
+    "REFRESH_LOG",
+    "NONRESPONDERS",
+    "COMMENTS",
+]
+
+_NUM = st.column_config.NumberColumn
+_TEXT = st.column_config.TextColumn
+_WHEN = st.column_config.DatetimeColumn
+
+ROUND = _NUM("Round", format="%d")
+
+# Overview
+ROUNDS: dict[str, Any] = {
+    "round": ROUND,
+    "response_rate": st.column_config.ProgressColumn(
+        "Response rate", format="%.0f%%", min_value=0, max_value=100
+    ),
+    "invited": "Invited",
+    "responded": "Responded",
+    "statements": "Rated",
+    "in": "Consensus in",
+    "out": "Consensus out",
+    "none": "No consensus",
+}
+STATUS_TABLE: dict[str, Any] = {
+    "statement_id": "ID",
+    "round": ROUND,
+    "domain": "Domain",
+    "text": _TEXT("Statement", width="large"),
+    "n": "n",
+    "pct_agree": _NUM("% agree", format="%.0f"),
+    "median": _NUM("Median", format="%.1f"),
+    "iqr": _NUM("IQR", format="%.2f"),
+    "status": "Status",
+}
+
+# Statements
+METRICS_SHOWN = [
+    "round",
+    "statement_id",
+    "n",
+    "n_no_opinion",
+    "n_missing",
+    "pct_agree",
+    "pct_neutral",
+    "pct_disagree",
+    "median",
+    "q1",
+    "q3",
+    "iqr",
+    "mean",
+    "sd",
+    "status",
+]
+METRICS: dict[str, Any] = {
+    "round": ROUND,
+    **{c: _NUM(format="%.1f") for c in ("pct_agree", "pct_neutral", "pct_disagree", "mean", "sd")},
+}
+SOLIDITY_ORDER = [
+    "round",
+    "statement_id",
+    "n_agree",
+    "denominator",
+    "pct_agree",
+    "ci_low",
+    "ci_high",
+    "cutoff",
+    "status",
+    "votes_to_flip",
+    "flip_to",
+    "note",
+]
+SOLIDITY: dict[str, Any] = {
+    "round": ROUND,
+    "statement_id": "ID",
+    "n_agree": "Agree",
+    "denominator": "Of",
+    "pct_agree": _NUM("% agree", format="%.0f"),
+    "ci_low": _NUM("95% CI from", format="%.0f"),
+    "ci_high": _NUM("95% CI to", format="%.0f"),
+    "cutoff": "Votes needed",
+    "status": "Status",
+    "votes_to_flip": "Votes to flip",
+    "flip_to": "Would become",
+    "note": "Note",
+}
+STABILITY_ORDER = [
+    "round",
+    "statement_id",
+    "prev_statement_id",
+    "verdict",
+    "n_paired",
+    "pct_changed",
+    "mean_change",
+    "cv_change_pct",
+    "wilcoxon_p",
+    "mcnemar_p",
+    "n_to_agree",
+    "n_from_agree",
+    "cv_prev",
+    "cv",
+    "note",
+]
+STABILITY: dict[str, Any] = {
+    "round": ROUND,
+    "statement_id": "ID",
+    "prev_statement_id": "Compared with",
+    "n_paired": "Rated both",
+    "pct_changed": _NUM("% changed", format="%.0f"),
+    "mean_change": _NUM("Δ mean", format="%+.2f"),
+    "cv_prev": _NUM("CV before", format="%.2f"),
+    "cv": _NUM("CV after", format="%.2f"),
+    "cv_change_pct": _NUM("Δ CV %", format="%+.0f"),
+    "wilcoxon_p": "Wilcoxon p",
+    "n_to_agree": "→ agree",
+    "n_from_agree": "agree →",
+    "mcnemar_p": "McNemar p",
+    "verdict": "Verdict",
+    "note": "Note",
+}
+COMMENTS: dict[str, Any] = {"round": ROUND, "comment": _TEXT("Comment", width="large")}
+
+# Trends
+AGREEMENT_INDEX: dict[str, Any] = {
+    "round": ROUND,
+    "domain": "Domain",
+    "n_panelists": "Panelists",
+    "n_statements": "Statements",
+    "panelists_dropped": "Left out",
+    "statements_dropped": None,
+    "w": _NUM("Kendall's W", format="%.3f"),
+    "chi2": _NUM("χ²", format="%.1f"),
+    "df": "df",
+    "p": "p",
+    "alpha": _NUM("Krippendorff's α", format="%.3f"),
+    "n_ratings": "Ratings (α)",
+    "note": _TEXT("Note", width="large"),
+}
+
+# Panel
+PARTICIPATION: dict[str, Any] = {
+    "round": ROUND,
+    "invited": "Invited",
+    "responded": "Responded",
+    "response_rate": _NUM("Response %", format="%.0f"),
+    "new": "New",
+    "retained": "Retained",
+    "lost": "Lost",
+    "attrition_pct": _NUM("Attrition %", format="%.0f"),
+}
+ATTRITION: dict[str, Any] = {
+    "group": "Round-1 ratings of",
+    "n_panelists": "Panelists",
+    "n_ratings": "Ratings",
+    "mean_rating": _NUM("Mean rating", format="%.2f"),
+    "pct_agree": _NUM("% agree", format="%.0f"),
+}
+
+# Coordinator
+CHANGES: dict[str, Any] = {
+    "round": ROUND,
+    "new_responses": "New",
+    "changed_responses": "Changed",
+    "removed_responses": "Removed",
+    "respondents": "Respondents",
+}
+PROBLEMS: dict[str, Any] = {
+    "tab": "Tab",
+    "row": _NUM("Row", format="%d"),
+    "column": "Column",
+    "header": "Question",
+    "kind": "Problem",
+    "message": _TEXT("Details", width="large"),
+}
+HISTORY: dict[str, Any] = {
+    "snapshot_id": _NUM("Snapshot", format="%d"),
+    "created_at": _WHEN("Stored", format="D MMM YYYY HH:mm"),
+    "source": "Source",
+    "n_rounds": "Rounds",
+    "n_respondents": "Respondents",
+    "n_statements": "Statements",
+    "n_ratings": "Ratings",
+    "n_problems": "Problems",
+    "duration_s": _NUM("Seconds", format="%.1f"),
+    "committee": "Committee view",
+}
+REFRESH_LOG: dict[str, Any] = {
+    "attempted_at": _WHEN("When", format="D MMM YYYY HH:mm:ss"),
+    "source": "Source",
+    "outcome": "Outcome",
+    "snapshot_id": _NUM("Snapshot", format="%d"),
+    "message": _TEXT("Message", width="large"),
+    "duration_s": _NUM("Seconds", format="%.1f"),
+}
+NONRESPONDERS: dict[str, Any] = {
+    "round": ROUND,
+    "panelist": "Pseudonym",
+    "identity": "Identity",
+    "name": "Name",
+}

@@ -1,0 +1,223 @@
+"""Typed loaders for this run's snapshot: store queries, statistics and figures, cached.
+
+Every cache is keyed on the database path, the snapshot id and the qualified name of the
+function it runs (never on a name a page spells as a string); the function object itself is
+passed as an unhashed ``_fn`` argument.  A warm rerun therefore opens no DuckDB connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lib import coordination, store
+from lib.ui.session import config, db_path, db_signature, snapshot_id
+
+__all__ = [
+    "metrics",
+    "statements",
+    "distribution",
+    "comments",
+    "rates",
+    "info",
+    "ratings",
+    "respondents",
+    "panel",
+    "recipients",
+    "problems",
+    "nonresponders",
+    "stat",
+    "figure",
+    "coordination_state",
+]
+
+
+def _key(fn: Callable[..., Any]) -> str:
+    """The cache key of a function: its module and qualified name."""
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    """A cache-key digest of a data frame: its pickle, hashed.
+
+    Streamlit hashes a frame column by column through pandas (3-4 ms for the 120-row metrics
+    frame, however small); the pickle holds the same values, index and dtypes and hashes in
+    0.3 ms.  Two equal frames with different pickles only miss the cache, never share a key."""
+    return hashlib.blake2b(pickle.dumps(frame, protocol=5), digest_size=16).hexdigest()
+
+
+# --- store queries -----------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _query(db: str, sid: int, key: str, _fn: Callable[..., Any], *args: Any) -> Any:
+    with store.connect(db) as con:
+        return _fn(con, sid, *args)
+
+
+def _load(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(con, snapshot, *args)`` (a lib.store query) for this run's snapshot, cached."""
+    try:
+        return _query(db_path(), snapshot_id(), _key(fn), fn, *args)
+    except store.StoreError as exc:  # damage found only by this query: say so, no traceback
+        st.error(f"The study database cannot be read: {exc}", icon=":material/error:")
+        st.stop()
+
+
+def metrics() -> pd.DataFrame:
+    """Metrics with domain and wording, one row per (round, statement)."""
+    return _load(store.metrics_for)
+
+
+def statements() -> pd.DataFrame:
+    """Statements, one row per statement per round."""
+    return _load(store.statements_for)
+
+
+def distribution() -> pd.DataFrame:
+    """Answer counts per (round, statement, answer); no identities."""
+    return _load(store.distribution_for)
+
+
+def comments() -> pd.DataFrame:
+    """Comments (round, statement_id, comment) in a non-identifying order."""
+    return _load(store.comments_for)
+
+
+def rates() -> pd.DataFrame:
+    """Invited and responding panelists per round."""
+    return _load(store.response_rates)
+
+
+def info() -> dict[str, Any]:
+    """This run's snapshot row (rule and configuration parsed)."""
+    return _load(store.snapshot_info)
+
+
+def ratings() -> pd.DataFrame:
+    """Pseudonymised ratings of every round."""
+    return _load(store.ratings_for)
+
+
+def respondents() -> pd.DataFrame:
+    """Who responded in which round, by pseudonym."""
+    return _load(store.respondents_for)
+
+
+def panel() -> pd.DataFrame:
+    """Non-identifying panel attributes, one row per panelist and attribute."""
+    return _load(store.panel_attributes)
+
+
+def recipients() -> pd.DataFrame:
+    """Pseudonym, identity and name of each panelist (coordinator only)."""
+    return _load(store.feedback_recipients)
+
+
+def problems() -> pd.DataFrame:
+    """The validation report of this run's snapshot."""
+    return _load(store.problems_for)
+
+
+def nonresponders() -> pd.DataFrame:
+    """Invited panelists who did not respond, per round, with identity (coordinator only)."""
+    return _load(store.nonresponders)
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+
+def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
+    """The lib.store queries whose frames ``fn`` takes first, in order.
+
+    The analysis modules are imported here, not at the top, so a page that shows no statistic
+    never loads them (nor pingouin, which they load to compute).  The table is built on each
+    call, so a function replaced on its module (a test's spy) is found too.
+    """
+    from lib.analysis import agreement, flow, participation, sensitivity, solidity, stability
+
+    table = {
+        flow.families: (store.statements_for,),
+        flow.statement_flow: (store.metrics_for, store.statements_for),
+        agreement.kendall_w: (store.ratings_for, store.statements_for),
+        agreement.krippendorff_alpha: (store.ratings_for, store.statements_for),
+        stability.stability: (store.ratings_for, store.statements_for),
+        solidity.solidity: (store.metrics_for,),
+        sensitivity.sensitivity_by_statement: (store.ratings_for,),
+        sensitivity.sensitivity_counts: (),  # takes sensitivity_by_statement's frame
+        participation.participation: (store.respondents_for, store.response_rates),
+        participation.participation_by_attribute: (store.respondents_for, store.panel_attributes),
+        participation.attrition_groups: (store.ratings_for, store.respondents_for),
+        participation.attrition_test: (store.ratings_for, store.respondents_for),
+    }
+    try:
+        return table[fn]
+    except KeyError:
+        raise KeyError(f"{_key(fn)}: declare its inputs in lib.ui.loaders._inputs") from None
+
+
+@st.cache_data(
+    max_entries=64, show_spinner="Computing statistics…", hash_funcs={pd.DataFrame: _frame_digest}
+)
+def _stat(
+    db: str,
+    sid: int,
+    key: str,
+    _fn: Callable[..., Any],
+    _queries: tuple[Callable[..., Any], ...],
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    inputs = [_query(db, sid, _key(query), query) for query in _queries]
+    return _fn(*inputs, *args, **kwargs)
+
+
+def stat(fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> pd.DataFrame:
+    """``fn(*inputs, *args)`` for an analysis function on this run's snapshot, cached per
+    snapshot; its inputs (store queries) are declared in ``_inputs``.
+
+    ``stat(agreement.kendall_w, True)`` is Kendall's W per round and domain.  A frame among
+    ``args`` is part of the key by its pickle digest.
+    """
+    return _stat(db_path(), snapshot_id(), _key(fn), fn, _inputs(fn), *args, **kwargs)
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=256, show_spinner=False, hash_funcs={pd.DataFrame: _frame_digest})
+def _figure(db: str, sid: int, key: str, _builder: Callable[..., Any], *args: Any) -> Any:
+    from lib.charts.base import frozen  # plotly: imported by the first page that draws a chart
+
+    return frozen(_builder(*args))
+
+
+def figure(builder: Callable[..., Any], *args: Any) -> Any:
+    """``builder(*args)`` (a lib.charts function) built once per snapshot and arguments.
+
+    Building a Plotly figure validates every property in Python (tens of ms per chart, most of
+    a rerun); the cached figure is shared between sessions, so hand it to ``st.plotly_chart``
+    as it is and never change it (``plotly_chart`` only reads it)."""
+    return _figure(db_path(), snapshot_id(), _key(builder), builder, *args)
+
+
+# --- live state (read again whenever the database file changes) -------------------------------
+
+
+@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
+def _coordination_state(
+    db: str, signature: tuple, source: str | None
+) -> coordination.CoordinatorState:
+    """One connection for the whole Coordinator page.  Any write (a refresh, failed or not, a
+    pin) changes ``signature``; 5 s at most otherwise."""
+    return coordination.read_state(db, source)
+
+
+def coordination_state() -> coordination.CoordinatorState:
+    """What the Coordinator page shows from the database: log, snapshots, pin, non-responders."""
+    return _coordination_state(db_path(), db_signature(), config().source)
