@@ -43,12 +43,7 @@ for path, title, icon, minimum, section in PAGES:
         )
 page = st.navigation(sections)
 
-if ui.demo_mode():
-    st.warning(
-        "Demo mode: no sign-in is configured, so every page is open. Configure "
-        "`[access]` in `.streamlit/secrets.toml` before sharing a link.",
-        icon=":material/science:",
-    )
+ui.access_banner()  # demo mode, or what is wrong with the sign-in configuration
 ui.sign_in_panel()
 ui.resolve_snapshot()
 page.run()

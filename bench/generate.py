@@ -82,6 +82,7 @@ def _config_dict(size: Size) -> dict[str, Any]:
         "title": f"Benchmark study {size.name}",
         "source": "",
         "timezone": TIME_ZONE,
+        "panel_attributes": PANEL_HEADER[2:],  # all but the identity and the name
         "scale": {
             "min": 1,
             "max": 5,
@@ -101,6 +102,7 @@ def write_toml(size: Size, path: str | Path) -> Path:
         f"title = {q(d['title'])}",
         'source = ""',
         f"timezone = {q(TIME_ZONE)}",
+        f"panel_attributes = [{', '.join(q(a) for a in d['panel_attributes'])}]",
         "[scale]",
         "min = 1",
         "max = 5",
@@ -294,10 +296,12 @@ def study_tabs(size: Size, seed: int = SEED) -> dict[str, list[list[Any]]]:
     return tabs
 
 
+PANEL_HEADER = ["Email Address", "Name", "Country", "Practice setting", "Years in practice"]
+
+
 def _panel_rows(emails: list[str], rng: np.random.Generator) -> list[list[Any]]:
-    head = ["Email Address", "Name", "Country", "Practice setting", "Years in practice"]
     return [
-        head,
+        PANEL_HEADER,
         *(
             [
                 e,

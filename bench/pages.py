@@ -51,6 +51,19 @@ def page_files() -> list[str]:
     return ["pages/overview.py"]
 
 
+def _session() -> Any:
+    """A new AppTest session of the coordinator, so that every page is offered: a study that is
+    not the bundled demo has sign-in (lib.auth fails closed), so the session is signed in."""
+    from streamlit.testing.v1 import AppTest
+
+    from lib.auth import hash_password
+
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.secrets["access"] = {"coordinator_password_hash": hash_password("bench", iterations=1000)}
+    at.session_state["role"] = "coordinator"
+    return at
+
+
 def _like_the_live_server() -> None:
     """Make AppTest rerun as the live server does (see the module docstring)."""
     from streamlit.runtime.pages_manager import PagesManager
@@ -128,10 +141,8 @@ def _working_changer(page: str, runs: int) -> tuple[Any, tuple[str, Callable] | 
     options fails in ``select_index``); such a widget is skipped, noted, not counted as a page
     error.  The session returned has run the change once (caches warm for it).
     """
-    from streamlit.testing.v1 import AppTest
-
     notes: list[str] = []
-    at = AppTest.from_file(str(APP), default_timeout=300)
+    at = _session()
     at.switch_page(page)
     at.run()
     for desc, change in list(_widget_changers(at)):
@@ -141,7 +152,7 @@ def _working_changer(page: str, runs: int) -> tuple[Any, tuple[str, Callable] | 
             return at, (desc, change), notes
         except Exception as exc:
             notes.append(f"{desc}: AppTest cannot drive it ({type(exc).__name__})")
-            at = AppTest.from_file(str(APP), default_timeout=300)
+            at = _session()
             at.switch_page(page)
             at.run()
     return at, None, notes
@@ -171,11 +182,10 @@ def _errors(at: Any) -> list[str]:
 def measure_page(page: str, runs: int, counter: _Counter) -> dict[str, Any]:
     """First render (cold caches) and warm widget-change reruns of one page."""
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
 
     st.cache_data.clear()
     st.cache_resource.clear()
-    at = AppTest.from_file(str(APP), default_timeout=300)
+    at = _session()
     at.switch_page(page)
     first = _timed_run(at)
     out: dict[str, Any] = {
@@ -208,11 +218,9 @@ def _stats(xs: list[float]) -> dict[str, float]:
 
 def measure_pages(runs: int) -> dict[str, Any]:
     """Every page: first render and warm reruns; whether pingouin got imported on the way."""
-    from streamlit.testing.v1 import AppTest
-
     _like_the_live_server()
     counter = _Counter()
-    warm = AppTest.from_file(str(APP), default_timeout=300)
+    warm = _session()
     warm.run()  # imports the app's modules once, so first renders measure rendering only
     overview_imports_pingouin = "pingouin" in sys.modules
     pages = [measure_page(p, runs, counter) for p in page_files()]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lib refresh|export|report|hash-password|unlock ...``.
+"""Command line: ``python -m lib refresh|publish|export|report|hash-password|unlock ...``.
 
 Exit status 0 on success; on failure a one-line reason on stderr and a non-zero status
 (2 for a usage or configuration error, 1 for a failed refresh or export).
@@ -64,10 +64,63 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--db", default=_DB)
     e.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
     e.add_argument("--out", required=True, help="output file")
+    _add_publish(sub)
     _add_report(sub)
     _add_hash_password(sub)
     _add_unlock(sub)
     return p
+
+
+def _add_publish(sub) -> None:
+    pub = sub.add_parser(
+        "publish",
+        help="show a snapshot to observers (refused if comparing would reveal answers)",
+        description="Makes a snapshot the one observers see (and the committee, unless they "
+        "pick another). Refused when, in a round it does not close, the snapshot differs from "
+        "a published one by fewer than privacy.min_group_size respondents: comparing the two "
+        "would reveal those respondents' answers. Close a round that has ended to publish it "
+        "as it is. Refreshes never change what observers see; this does.",
+    )
+    pub.add_argument("--snapshot", type=int, help="snapshot id (default: the latest)")
+    pub.add_argument(
+        "--close-round",
+        type=int,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="R",
+        help="close round R with this publication (repeatable)",
+    )
+    pub.add_argument(
+        "--study",
+        help="study TOML whose privacy.min_group_size applies if stricter "
+        "(default: the configuration the snapshot was stored with)",
+    )
+    pub.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from lib.coordination import publish
+
+    if not Path(args.db).exists():
+        raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
+    k = load_config(args.study).min_group_size if args.study else None
+    check = publish(args.db, args.snapshot, min_group_size=k, close_rounds=args.close_round)
+    sid = check.snapshot_id
+    if check.changes_nothing:
+        print(f"Snapshot {sid} is already published; nothing changed.")
+        return 0
+    closing = f", closing round {', '.join(map(str, check.closing))}" if check.closing else ""
+    since = f"snapshot {check.published}" if check.published else "nothing published"
+    print(f"Published snapshot {sid}{closing}: observers see it from their next click.")
+    for r in check.rounds.itertuples():
+        print(
+            f"  round {r.round}: {r.respondents} respondents; since {since}: {r.added} added, "
+            f"{r.changed} changed, {r.removed} removed ({r.verdict})"
+        )
+    for warning in check.warnings:
+        print(f"  note: {warning}")
+    return 0
 
 
 def _add_report(sub) -> None:
@@ -192,7 +245,7 @@ def _snapshot(con, requested: int | None) -> int:
 def _export(args: argparse.Namespace) -> int:
     if not Path(args.db).exists():
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
-    with store.connect(args.db) as con:
+    with store.connect(args.db, read_only=True) as con:
         sid = _snapshot(con, args.snapshot)
         frame = store.metrics_for(con, sid)
     if args.round is not None:
@@ -219,7 +272,7 @@ def _report(args: argparse.Namespace) -> int:
     if not Path(args.db).exists():
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
     narrative = Path(args.narrative).read_text(encoding="utf-8") if args.narrative else None
-    with store.connect(args.db) as con:
+    with store.connect(args.db, read_only=True) as con:
         sid = _snapshot(con, args.snapshot)
         frames = report_inputs(StoreFrames(con, sid))
     data = report_data.with_narrative(report_data.build_report_data(frames, cfg), narrative)
@@ -237,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
         "refresh": _refresh,
+        "publish": _publish,
         "export": _export,
         "report": _report,
         "hash-password": _hash_password,

@@ -22,6 +22,7 @@ _TOP_KEYS = {
     "timestamp_column",
     "statements_tab",
     "panel_tab",
+    "panel_attributes",
     "timezone",
     "date_order",
     "comment_pattern",
@@ -32,6 +33,9 @@ _TOP_KEYS = {
 }
 _SCALE_KEYS = {"min", "max", "labels", "no_opinion", "no_opinion_in_denominator"}
 _PRIVACY_KEYS = {"min_group_size", "observer_comments"}
+# Delphi studies run two to four rounds; a number past this is a typo (round 2026, or 10**12,
+# which no INTEGER column holds and which used to fail only when the snapshot was stored).
+MAX_ROUND = 99
 
 
 class ConfigError(ValueError):
@@ -54,6 +58,8 @@ class StudyConfig:
     timestamp_column: str = "Timestamp"
     statements_tab: str | None = "Statements"
     panel_tab: str | None = "Panel"
+    # Panel columns observers may see as attributes (pooled under min_group_size); none if empty.
+    panel_attributes: tuple[str, ...] = ()
     timezone: str = "UTC"
     date_order: str = "auto"
     comment_pattern: str = r"(?i)\bcomment"
@@ -110,8 +116,8 @@ def _rounds(d: Any) -> dict[str, int]:
     if not isinstance(d, dict) or not d:
         _fail("rounds", 'must be a table of tab name = round number, e.g. "Round 1" = 1')
     for tab, number in d.items():
-        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-            _fail(f"rounds.{tab}", f"must be a round number ≥ 1, got {number!r}")
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_ROUND:
+            _fail(f"rounds.{tab}", f"must be a round number from 1 to {MAX_ROUND}, got {number!r}")
     if len(set(d.values())) != len(d):
         _fail("rounds", "maps two tabs to the same round number")
     return dict(sorted(d.items(), key=lambda kv: kv[1]))
@@ -125,6 +131,22 @@ def _privacy(d: dict[str, Any]) -> tuple[int, bool]:
     return size, _typed(d, "observer_comments", bool, False, "privacy.")
 
 
+def _panel_attributes(d: dict[str, Any], identity_column: str) -> tuple[str, ...]:
+    """The allowlist of Panel columns shown as attributes: distinct non-empty texts."""
+    names = _typed(d, "panel_attributes", list, [])
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            _fail("panel_attributes", f"must be a list of Panel column names, got {name!r}")
+        key = name.strip().casefold()
+        if key in seen:
+            _fail("panel_attributes", f"lists {name!r} twice (names are matched ignoring case)")
+        if key == identity_column.strip().casefold():
+            _fail("panel_attributes", f"lists the identity column {name!r}, which is never shown")
+        seen.add(key)
+    return tuple(n.strip() for n in names)
+
+
 def _simple(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["title"] = _typed(d, "title", str, "Untitled Delphi study")
@@ -133,6 +155,7 @@ def _simple(d: dict[str, Any]) -> dict[str, Any]:
     out["timestamp_column"] = _typed(d, "timestamp_column", str, "Timestamp")
     out["statements_tab"] = _typed(d, "statements_tab", str, "Statements") or None
     out["panel_tab"] = _typed(d, "panel_tab", str, "Panel") or None
+    out["panel_attributes"] = _panel_attributes(d, out["identity_column"])
     out["timezone"] = _typed(d, "timezone", str, "UTC")
     out["date_order"] = _typed(d, "date_order", str, "auto")
     out["comment_pattern"] = _typed(d, "comment_pattern", str, r"(?i)\bcomment")

@@ -111,7 +111,7 @@ def next_round_candidates(
             "statement_id": m["statement_id"],
             "text": m["text"],
             "revised_text": "",
-            "new_id": suggested,
+            "new_id": pd.Series(suggested, index=m.index, dtype=str),  # text even when empty
             "note": "",
             "pct_agree": m["pct_agree"],
             "median": m["median"],
@@ -200,7 +200,12 @@ def next_round_csv(rows: pd.DataFrame) -> str:
 
 
 def next_round_xlsx(rows: pd.DataFrame, plan: pd.DataFrame) -> bytes:
-    """A workbook: the Statements rows to paste, and the decisions taken on each statement."""
+    """A workbook: the Statements rows to paste, and the decisions taken on each statement.
+
+    Text is written as typed text (``lib.reports.safety.typed_text``): an id or wording starting
+    with ``-``, ``+``, ``=`` or ``@`` shows and pastes back into the sheet unchanged, and never
+    runs as a formula.  (The CSV cannot carry a cell's type: it keeps the apostrophe.)
+    """
     decisions = plan.assign(new_id=plan["new_id"].where(plan["action"] == "revise", ""))[
         [
             "statement_id",
@@ -214,4 +219,5 @@ def next_round_xlsx(rows: pd.DataFrame, plan: pd.DataFrame) -> bytes:
             "n",
         ]
     ]
-    return safe_workbook({"Statements": rows[STATEMENT_COLUMNS], "Decisions": decisions})
+    sheets = {"Statements": rows[STATEMENT_COLUMNS], "Decisions": decisions}
+    return safe_workbook(sheets, as_typed_text=True)

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from lib import store
 from lib.analysis.consensus import compute_metrics
-from lib.config import StudyConfig
+from lib.config import DEMO_CONFIG, StudyConfig
 from lib.ingest import IngestError, IngestResult, ingest
 from lib.sources import RawSource, SourceError, is_google_sheet, read_source
 
@@ -177,46 +176,65 @@ def _fetch(cfg: StudyConfig, src: str, google: dict[str, Any]) -> RawSource:
 
 
 def _store(run: _Run, raw: RawSource, result: IngestResult, digest: str) -> RefreshResult:
-    """A new snapshot with its metrics, or "no change" when the content is the latest one's."""
-    with store.connect(run.db_path) as con:
+    """A new snapshot with its metrics, or "no change" when the content is the latest one's.
+
+    The file is held for writing only while the snapshot is written: pages read on (read-only)
+    while the latest snapshot's hash is looked up and the metrics are computed.
+    """
+    tabs = list(raw.all_tabs or raw.tabs)
+    seen = {"source": run.source, "title": raw.title, "tabs": tabs}
+    with store.connect(run.db_path, read_only=True) as con:
         prev = store.latest_snapshot_id(con)
-        tabs = list(raw.all_tabs or raw.tabs)
-        seen = {"source": run.source, "title": raw.title, "tabs": tabs}
-        store.set_setting(con, "source_seen", seen)
-        if prev is not None and store.snapshot_hash(con, prev) == digest:
-            outcome, sid, counts = "no_change", prev, {}
+        same = prev is not None and store.snapshot_hash(con, prev) == digest
+    if same:
+        with store.connect(run.db_path) as con:
+            store.set_setting(con, "source_seen", seen)
             message = "nothing new since the last snapshot"
-        else:
-            sid = run.step("store and compute", lambda: _write(run, con, raw, result, digest))
-            outcome, message = "new", f"snapshot {sid} stored"
-        store.log_refresh(con, run.source, outcome, sid, message, run.elapsed())
-        if outcome == "new":
-            info = store.snapshot_info(con, sid)
-            counts = {k: info[k] for k in _COUNTS}
-        problems, changes = store.problems_for(con, sid), store.changes_between(con, prev, sid)
+            store.log_refresh(con, run.source, "no_change", prev, message, run.elapsed())
+            problems, changes = (
+                store.problems_for(con, prev),
+                store.changes_between(con, prev, prev),
+            )
+        outcome, sid, counts = "no_change", prev, {}
+    else:
+        sid, problems, changes, counts = run.step(
+            "store and compute", lambda: _write(run, raw, result, digest, seen, prev)
+        )
+        outcome = "new"
     return RefreshResult(
         outcome, sid, prev, problems, changes, run.timings, raw.requests, counts, raw.title, tabs
     )
 
 
 def _write(
-    run: _Run, con: duckdb.DuckDBPyConnection, raw: RawSource, result: IngestResult, digest: str
-) -> int:
-    """Compute the snapshot's metrics from the ingested ratings, then store both at once."""
+    run: _Run,
+    raw: RawSource,
+    result: IngestResult,
+    digest: str,
+    seen: dict[str, Any],
+    prev: int | None,
+) -> tuple[int, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Compute the snapshot's metrics, then store both (with its refresh-log line) at once;
+    return its id, problems, changes since ``prev`` and counts."""
     cfg = run.cfg
     metrics = compute_metrics(result.ratings, cfg.rule, cfg.no_opinion_in_denominator)
-    return store.write_snapshot(
-        con,
-        result,
-        metrics,
-        rule=cfg.rule.as_dict(),
-        source=run.source,
-        source_title=raw.title,
-        study_title=cfg.title,
-        digest=digest,
-        config=cfg.raw,
-        started=run.started,
-    )
+    with store.connect(run.db_path) as con:
+        store.set_setting(con, "source_seen", seen)
+        sid = store.write_snapshot(
+            con,
+            result,
+            metrics,
+            rule=cfg.rule.as_dict(),
+            source=run.source,
+            source_title=raw.title,
+            study_title=cfg.title,
+            digest=digest,
+            config=cfg.raw,
+            started=run.started,
+        )
+        info = store.snapshot_info(con, sid)
+        problems, changes = store.problems_for(con, sid), store.changes_between(con, prev, sid)
+    return sid, problems, changes, {k: info[k] for k in _COUNTS}
 
 
 def _guard(step: str, fn: Callable[[], Any]) -> Any:
@@ -249,28 +267,49 @@ def ensure_demo_db(
     google: dict[str, Any] | None = None,
     *,
     rebuild_corrupt: bool = False,
+    read_all: bool = False,
 ) -> int:
     """Build the database from the configured source if it has no snapshot yet; return current.
+
+    The bundled demo's first snapshot is published with every round closed; any other study's
+    is not published until the coordinator publishes it (``lib.coordination.publish``).
 
     ``google`` (credentials) is passed to the Google Sheets reader, as in :func:`refresh`.
     With ``rebuild_corrupt``, a damaged database file is renamed ``<name>.corrupt-<time>`` (kept,
     never deleted) and a new one built; the new one's refresh log says where the old one went.
+    With ``read_all`` (a query met a damaged block), every value in the file is read first, so a
+    file that opens but is damaged deeper inside is rebuilt too; under the refresh lock it is read
+    again, so a file another session has just rebuilt is kept.
     """
-    current = _current(db_path, rebuild_corrupt)
+    current = _current(db_path, rebuild_corrupt, read_all=read_all)
     if current is not None:
         return current
     with refresh_lock(db_path, wait=60):
-        current = _current(db_path, rebuild_corrupt, move_aside=True)  # did another process win?
+        # did another process win?
+        current = _current(db_path, rebuild_corrupt, move_aside=True, read_all=read_all)
         if current is not None:
             return current
         run = _Run(cfg, db_path, cfg.source, progress, google or {})
-        return _refresh_locked(run, None).snapshot_id
+        sid = _refresh_locked(run, None).snapshot_id
+        if _bundled_demo(cfg):  # a finished, made-up study: its shared link shows the data
+            with store.connect(db_path) as con:
+                store.add_publication(con, sid, sorted(set(cfg.rounds.values())))
+        return sid
 
 
-def _current(db_path: str | Path, tolerate_corrupt: bool, move_aside: bool = False) -> int | None:
+def _bundled_demo(cfg: StudyConfig) -> bool:
+    """Whether ``cfg`` is the bundled demo study (whose rounds are all closed)."""
+    return cfg.path is not None and Path(cfg.path).resolve() == DEMO_CONFIG.resolve()
+
+
+def _current(
+    db_path: str | Path, tolerate_corrupt: bool, move_aside: bool = False, read_all: bool = False
+) -> int | None:
     """The current snapshot; None for a new (or, when tolerated, a damaged) database file."""
     try:
-        with store.connect(db_path) as con:
+        with store.connect(db_path, read_only=True) as con:
+            if read_all:
+                store.check_readable(con)
             return store.current_snapshot_id(con)
     except store.StoreCorrupt as exc:
         if not tolerate_corrupt:

@@ -1,4 +1,4 @@
-"""Coordinator: the source sheet, Refresh now, snapshot history and pin, non-responders."""
+"""Coordinator: the source sheet, Refresh now, publication and history, non-responders."""
 
 import datetime as dt
 
@@ -8,6 +8,7 @@ from lib import coordination, ui
 from lib.pipeline import RefreshError, refresh
 from lib.reports.safety import safe_csv
 from lib.sources import is_google_sheet
+from lib.textsafe import code_span
 
 ui.require_router()
 if not ui.at_least("coordinator"):  # app.py offers the page by role; this page shows identities
@@ -33,15 +34,15 @@ with st.container(border=True):  # where the data comes from
             title = ui.escape(state.seen.get("title") or "open in Google Sheets")
             st.markdown(f"**Source:** Google Sheet [{title}]({src.url})")
         else:
-            st.error(src.url_error, icon=":material/link_off:")
+            st.error(ui.escape(src.url_error), icon=":material/link_off:")
         if src.email:
             st.caption(
-                f"Read as the service account {ui.escape(src.email)}: share the sheet "
+                f"Read as the service account {code_span(src.email)}: share the sheet "
                 "with it as **Viewer**."
             )
         else:
             st.warning(
-                f"{src.email_error} See the README, 'Running it for a real study'.",
+                f"{ui.escape(src.email_error)} See the README, 'Running it for a real study'.",
                 icon=":material/key_off:",
             )
     else:
@@ -87,50 +88,19 @@ if st.button(
 if "co_last" in st.session_state:
     last = st.session_state["co_last"]
     st.caption(f"Last refresh from this browser: {last['at']:%d %b %Y %H:%M:%S}")
-    ui.refresh_summary(last, state.current, STEPS)
+    ui.refresh_summary(last, state.latest, STEPS)
 
-st.subheader("Snapshots")
-snaps, shown, pinned = state.snapshots, state.current, state.pinned
-if snaps.empty:
+st.subheader("Publish")
+if state.snapshots.empty:
     st.caption("No snapshot yet: press **Refresh now**.")
 else:
-    st.markdown(
-        f"The committee and observers see **snapshot {shown}**"
-        + (" (pinned)." if pinned else " (the latest).")
-    )
+    ui.publish_panel(state)
     st.dataframe(
-        coordination.committee_view(snaps, shown),
+        coordination.history_view(state.snapshots, state.publications),
         hide_index=True,
         key="co_history",
         column_config=ui.columns.HISTORY,
     )
-    labels = coordination.snapshot_labels(snaps)
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        choice = st.selectbox(
-            "Pin the committee view to",
-            list(labels),
-            key="co_pin_choice",
-            format_func=labels.get,
-            index=None,
-            placeholder="Choose a snapshot",
-        )
-        st.button(
-            "Pin",
-            key="co_pin",
-            icon=":material/push_pin:",
-            on_click=coordination.pin,
-            args=(db, choice),
-            disabled=choice is None,
-            help="e.g. the snapshot taken at the close of round 2; new refreshes are "
-            "stored but not shown until you unpin",
-        )
-        st.button(
-            "Unpin (show the latest)",
-            key="co_unpin",
-            disabled=pinned is None,
-            on_click=coordination.pin,
-            args=(db, None),
-        )
     with st.expander("Refresh attempts (newest first)"):
         st.dataframe(state.log, hide_index=True, key="co_log", column_config=ui.columns.REFRESH_LOG)
 

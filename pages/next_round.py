@@ -8,13 +8,14 @@ import streamlit as st
 
 from lib import next_round, ui
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV, XLSX = "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ui.require_router()
 if not ui.at_least("coordinator"):  # app.py offers the page by role
     st.error("This page is for the study coordinator: sign in first.", icon=":material/lock:")
     st.stop()
 st.title("Next round")
 ui.snapshot_caption()
+ui.require_ratings()
 sid, statements = ui.snapshot_id(), ui.statements()
 
 
@@ -38,21 +39,7 @@ plan = st.data_editor(
     hide_index=True,
     num_rows="fixed",
     disabled=[c for c in plan.columns if c not in next_round.EDITABLE],
-    column_config={
-        "action": st.column_config.SelectboxColumn(
-            "Action", options=list(next_round.ACTIONS), required=True, width="small"
-        ),
-        "statement_id": "ID",
-        "text": st.column_config.TextColumn("Wording", width="large"),
-        "revised_text": st.column_config.TextColumn("Revised wording", width="large"),
-        "new_id": st.column_config.TextColumn("New ID", help="Used when the action is revise"),
-        "note": st.column_config.TextColumn("Note (why)"),
-        "pct_agree": st.column_config.NumberColumn("% agree", format="%.0f"),
-        "median": st.column_config.NumberColumn("Median", format="%.1f"),
-        "iqr": st.column_config.NumberColumn("IQR", format="%.2f"),
-        "comments": st.column_config.TextColumn("Comments", width="large"),
-        "domain": "Domain",
-    },
+    column_config=ui.columns.NEXT_ROUND_PLAN,
     alt=f"Statements without consensus in round {last}, with a decision for each",
 )
 st.subheader("New statements")
@@ -61,23 +48,16 @@ new = st.data_editor(
     key=f"nr_new_{sid}",
     hide_index=True,
     num_rows="dynamic",
-    column_config={
-        "statement_id": st.column_config.TextColumn(
-            "ID",
-            help=f"Leave empty for the next free one "
-            f"({next_round.new_statement_id(statements['statement_id'])})",
-        ),
-        "domain": st.column_config.SelectboxColumn(
-            "Domain", options=sorted(statements["domain"].dropna().unique())
-        ),
-        "text": st.column_config.TextColumn("Wording", width="large"),
-    },
+    column_config=ui.columns.new_statements(
+        next_round.new_statement_id(statements["statement_id"]),
+        sorted(statements["domain"].dropna().unique()),
+    ),
     alt="New statements for the next round",
 )
 rows, problems = next_round.next_round_rows(plan, new, last + 1, statements["statement_id"])
 st.subheader(f"Rows for the Statements tab, round {last + 1}")
 for problem in problems:
-    st.warning(problem, icon=":material/warning:")
+    st.warning(ui.escape(problem), icon=":material/warning:")
 st.dataframe(
     rows, hide_index=True, key="nr_preview", alt=f"Rows for the Statements tab, round {last + 1}"
 )
@@ -85,23 +65,12 @@ st.caption(
     f"{len(rows)} statements; the columns are those of the Statements tab. "
     + ("Fix the problems above to download." if problems else "")
 )
-done, file = {"on_click": "ignore", "disabled": bool(problems)}, f"statements_round{last + 1}"
-with st.container(horizontal=True):
-    st.download_button(
-        f"Round {last + 1} statements (CSV)",
-        partial(next_round.next_round_csv, rows),
-        f"{file}.csv",
-        "text/csv",
-        key="dl_next_csv",
-        icon=":material/csv:",
-        **done,
-    )
-    st.download_button(
-        f"Round {last + 1} statements (XLSX)",
-        partial(next_round.next_round_xlsx, rows, plan),
-        f"{file}.xlsx",
-        XLSX,
-        key="dl_next_xlsx",
-        icon=":material/table:",
-        **done,
-    )
+name = f"Round {last + 1} statements"
+xlsx = partial(next_round.next_round_xlsx, plan=plan)  # the workbook has the decisions too
+FILES = [  # label, build(rows), file name suffix, mime type, widget key, icon
+    (f"{name} (CSV)", next_round.next_round_csv, ".csv", CSV, "dl_next_csv", "csv"),
+    (f"{name} (XLSX)", xlsx, ".xlsx", XLSX, "dl_next_xlsx", "table"),
+]
+ui.download_buttons(
+    rows, f"statements_round{last + 1}", FILES, primary=False, disabled=bool(problems)
+)

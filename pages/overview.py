@@ -12,6 +12,7 @@ ui.require_router()
 cfg = ui.config()
 ui.plain_title(cfg.title)
 ui.snapshot_caption()
+ui.require_ratings()
 
 m = ui.metrics()
 rates = ui.rates()

@@ -1,19 +1,20 @@
 """Panel: who was invited and who responded, by round and by panel attribute, and whether
-those who dropped out rated differently. Counts only: no identities, no pseudonyms."""
+those who dropped out rated differently. Counts only: no identities, no pseudonyms; groups
+under the minimum are pooled for every role, as in the report (the coordinator has the sheet)."""
 
 import streamlit as st
 
 from lib import ui
-from lib.analysis import format_p, participation, summary
+from lib.analysis import format_p, groups, participation, summary
 from lib.charts.panel import group_rate_chart, participation_chart
 
 ui.require_router()
 
 st.title("Panel")
 ui.snapshot_caption()
+ui.require_ratings()
 cfg = ui.config()
-committee = ui.at_least("committee")
-small = None if committee else cfg.min_group_size
+small = cfg.min_group_size
 
 part = ui.stat(participation.participation)
 first, last = part.iloc[0], part.iloc[-1]
@@ -42,25 +43,22 @@ else:
     attr = st.selectbox("Attribute", sorted(by_attr["attribute"].unique()), key="pa_attribute")
     st.plotly_chart(ui.figure(group_rate_chart, by_attr, attr), key="pa_group_chart")
     st.dataframe(summary.attribute_table(by_attr, attr), hide_index=True, key="pa_group_table")
-    if small:
-        st.caption(
-            f"Groups smaller than {small} are hidden; if only one group would be hidden, "
-            "the next smallest is hidden too, so its size cannot be worked out."
-        )
+    st.caption(groups.pooling_rule(small))
 
 st.subheader("Did those who dropped out rate differently?")
-groups = ui.stat(participation.attrition_groups, cfg.rule.agree)
-dropped = int(groups.loc[groups["group"] == "dropped out", "n_panelists"].iloc[0])
+attrition = ui.stat(participation.attrition_groups, cfg.rule.agree, small)
+dropped = int(attrition.loc[attrition["group"] == "dropped out", "n_panelists"].iloc[0])
 if dropped == 0:
     st.caption("Nobody who rated in round 1 missed the last round.")
-elif small and dropped < small:
+elif participation.attrition_too_small(attrition["n_panelists"], small):
+    stayed = int(attrition.loc[attrition["group"] == "stayed", "n_panelists"].iloc[0])
     st.caption(
-        f"Fewer than {small} panelists dropped out: their ratings are shown to the "
-        "steering committee only."
+        f"Dropped out: {dropped}; stayed: {stayed}. With fewer than {small} panelists in a "
+        "group, its round-1 ratings could be one person's, so neither group's are shown."
     )
 else:
-    st.dataframe(groups, hide_index=True, key="pa_attrition", column_config=ui.columns.ATTRITION)
-    t = ui.stat(participation.attrition_test).iloc[0]
+    st.dataframe(attrition, hide_index=True, key="pa_attrition", column_config=ui.columns.ATTRITION)
+    t = ui.stat(participation.attrition_test, small).iloc[0]
     st.caption(
         f"Mann-Whitney U = {t['u']:.1f}, p = {format_p(t['p'])}"
         if not t["note"]

@@ -1,13 +1,13 @@
 """Reports: the consensus report to publish and, for the coordinator, feedback for each panelist."""
 
-import base64
 from functools import partial
 
 import streamlit as st
 
 from lib import ui
+from lib.analysis import summary
 from lib.reports import data as rd
-from lib.reports.feedback import feedback_html, feedback_parts, feedback_zip, mail_merge_csv
+from lib.reports.feedback import feedback_parts, feedback_zip, mail_merge_csv
 from lib.reports.html import html_report
 from lib.reports.inputs import feedback_inputs, report_inputs
 from lib.reports.pdf import feedback_pdf_zip, pdf_browser
@@ -27,14 +27,14 @@ HELP = {
 ui.require_router()
 st.title("Reports")
 ui.snapshot_caption()
+ui.require_ratings()
 cfg, sid = ui.config(), ui.snapshot_id()
 committee, coordinator = ui.at_least("committee"), ui.at_least("coordinator")
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the report…")
-def report(db: str, snap: int, study: str | None, comments: bool, group: int | None):
-    frames = report_inputs(ui, include_comments=comments)
-    return rd.build_report_data(frames, ui.config(), min_group_size=group)
+def report(db: str, snap: int, study: str | None, comments: bool) -> rd.ReportData:
+    return rd.build_report_data(report_inputs(ui, include_comments=comments), ui.config())
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the feedback…")
@@ -43,48 +43,17 @@ def feedback(db: str, snap: int, study: str | None, rnd: int) -> tuple[rd.Feedba
     return fd, feedback_parts(fd)
 
 
-def downloads(of: object, stem: str, files: list[tuple]) -> None:
-    """A row of download buttons (the first one primary), each file built on click: build(of)."""
-    with st.container(horizontal=True):
-        for i, (label, build, suffix, mime, key, icon) in enumerate(files):
-            if build is None:
-                continue
-            kind = "primary" if i == 0 else "secondary"
-            st.download_button(
-                label,
-                partial(build, of),
-                stem + suffix,
-                mime,
-                key=key,
-                type=kind,
-                on_click="ignore",
-                icon=f":material/{icon}:",
-                help=HELP.get(key),
-            )
-
-
 st.header("Consensus report")
-comments, group = committee or cfg.observer_comments, None if committee else cfg.min_group_size
-data = report(ui.db_path(), sid, cfg.path, comments, group)
+comments = committee or cfg.observer_comments
+data = report(ui.db_path(), sid, cfg.path, comments)
 st.caption(
     "Follows the reporting items of ACCORD 2024 and CREDES 2017: the pre-registered "
     "consensus rule, response per round, flow of panelists and statements, results per "
     "statement and round, the final list, items dropped and why, and the software used. "
     "Every file names the snapshot and rule version it was computed from."
 )
-if committee:
-    help_ = (
-        "Drafted from the data with the numbers filled in. Edit it here; the downloads "
-        "below carry your text."
-    )
-    text = st.text_area(
-        "Methods and results", data.narrative, 280, key=f"rep_narrative_{sid}", help=help_
-    )
-    data = rd.with_narrative(data, text)
-else:
-    with st.expander("Methods and results (draft)"):
-        st.text(data.narrative)
-downloads(data, f"delphi_report_snapshot{sid}", REPORT)
+data = ui.report_narrative(data, committee, key=f"rep_narrative_{sid}")
+ui.download_buttons(data, f"delphi_report_snapshot{sid}", REPORT, HELP)
 if data.stats_note:
     st.caption(f"Panel statistics: {ui.escape(data.stats_note)}")
 if not coordinator:
@@ -92,7 +61,7 @@ if not coordinator:
 
 st.header("Feedback for each panelist")
 # text options (not numbers): tests can pick every value
-round_of = {f"Round {r}": int(r) for r in sorted(data.metrics["round"].unique())}
+round_of = summary.round_labels(data.metrics)
 picked = st.selectbox(
     "Round just closed", list(round_of), len(round_of) - 1, key="fb_round", width=260
 )
@@ -111,14 +80,10 @@ FEEDBACK = [  # as REPORT; a file whose build is None is not offered
     ("Mail-merge list (CSV)", merge, "_mail_merge.csv", CSV, "dl_fb_merge", "mail"),
     ("All feedback (ZIP of PDF)", pdf_zip, "_pdf.zip", ZIP, "dl_fb_pdf", "picture_as_pdf"),
 ]
-downloads(fd, f"feedback_round{rnd}", FEEDBACK)
+ui.download_buttons(fd, f"feedback_round{rnd}", FEEDBACK, HELP)
 if not pdf:
     st.caption(
         "PDF needs Chromium on the server (e.g. `apt-get install chromium`); until "
         "then, download the HTML files and print them from a browser."
     )
-with st.expander("Preview a panelist's document", icon=":material/visibility:"):
-    who = st.selectbox("Panelist", fd.panelists, key="fb_preview", width=260)
-    doc = base64.b64encode(feedback_html(fd, who, parts).encode("utf-8")).decode("ascii")
-    # A data: URL has an opaque origin: the preview cannot reach the app even in theory.
-    st.iframe(f"data:text/html;base64,{doc}", height=600, alt=f"Feedback document of {who}")
+ui.feedback_preview(fd, parts, key="fb_preview")

@@ -4,7 +4,8 @@
 
 Prints one line per point reached, flushed at once: ``ready`` (imports done), the refresh steps
 (``fetch``, ``validate``, ``store and compute``), ``insert <table>`` after each INSERT inside the
-store transaction, ``committed`` once the snapshot is committed, and ``done``.  With ``--hold
+store transaction, ``refresh log`` just before the new snapshot's refresh-log line is written,
+``committed`` once the snapshot is committed, and ``done``.  With ``--hold
 MARKER`` it sleeps right after printing MARKER, so the parent can SIGKILL it at exactly that point.
 The hooks wrap lib.store functions in this process only; lib itself has no test hooks.
 """
@@ -27,7 +28,7 @@ def _mark(name: str, hold: str | None) -> None:
 
 
 def _trace(hold: str | None) -> None:
-    insert, write = snapshots._insert, store.write_snapshot
+    insert, write, log = snapshots._insert, store.write_snapshot, store.log_refresh
 
     def traced_insert(con, table, *args, **kwargs):
         insert(con, table, *args, **kwargs)
@@ -38,7 +39,17 @@ def _trace(hold: str | None) -> None:
         _mark("committed", hold)
         return sid
 
+    def traced_log(con, source, outcome, *args, **kwargs):
+        if outcome == "new":
+            _mark("refresh log", hold)
+        log(con, source, outcome, *args, **kwargs)
+
     snapshots._insert, store.write_snapshot = traced_insert, traced_write
+    # wherever the line is written from: lib.pipeline calls store.log_refresh, lib.store.snapshots
+    # its own import
+    store.log_refresh = traced_log
+    if hasattr(snapshots, "log_refresh"):
+        snapshots.log_refresh = traced_log
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,8 @@
-"""lib.auth: password hashes, throttling and allowlists."""
+"""lib.auth: password hashes and allowlists (the throttle: tests/test_auth_throttle.py)."""
 
 from __future__ import annotations
 
-from lib.auth import Throttle, hash_password, role_for_email, role_for_password, verify_password
+from lib.auth import hash_password, role_for_email, role_for_password, verify_password
 
 
 def test_hash_round_trips_and_is_salted():
@@ -34,24 +34,3 @@ def test_email_allowlist_is_case_insensitive():
         == "committee"
     )
     assert role_for_email({"email": "other@uni.example", "email_verified": True}, access) is None
-
-
-# The deprecated one-counter Throttle, until lib/ui/session.py uses SignInThrottle
-# (tests/test_auth_throttle.py); these two tests go with the class.
-def test_throttle_locks_out_after_repeated_failures():
-    now = [0.0]
-    t = Throttle(limit=3, lockout=60, clock=lambda: now[0])
-    for _ in range(3):
-        assert t.wait_seconds() == 0
-        t.record(False)
-    assert t.wait_seconds() == 60
-    now[0] = 61
-    assert t.wait_seconds() == 0
-
-
-def test_success_resets_the_failure_count():
-    t = Throttle(limit=2, lockout=60, clock=lambda: 0.0)
-    t.record(False)
-    t.record(True)
-    t.record(False)
-    assert t.wait_seconds() == 0

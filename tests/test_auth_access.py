@@ -1,7 +1,7 @@
 """lib.auth.decide_access: demo only for the bundled demo without secrets; otherwise fail closed.
 
 Every case here turned the app into demo mode (every page open, identities included) before
-issue 12: ``access_config`` mapped any error or an absent ``[access]`` to ``{}``.
+issue 12: the old ``auth.access_config`` mapped any error or an absent ``[access]`` to ``{}``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import streamlit.runtime.secrets as st_secrets
 
-from lib.auth import access_config, decide_access, hash_password, role_for_email
+from lib.auth import decide_access, hash_password, role_for_email
 from lib.auth import secrets_file_exists as file_exists
 
 GOOD = hash_password("boss", iterations=1000)
@@ -169,11 +169,6 @@ def test_streamlit_secrets_with_a_syntax_error_are_observer_only(secrets_at):
 
 def test_streamlit_secrets_without_a_file_are_demo_for_the_demo_study(secrets_at):
     assert _decide(st_secrets.Secrets(), file=file_exists([secrets_at])).mode == "demo"
-
-
-def test_the_old_access_config_fails_closed_too(secrets_at):
-    secrets_at.write_text("[Access]\nx = 1\n", encoding="utf-8")
-    assert access_config(st_secrets.Secrets())  # non-empty: not demo mode
 
 
 # --- OIDC ------------------------------------------------------------------------------------

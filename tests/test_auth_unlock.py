@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from lib.auth import SignInThrottle, hash_password, throttle_path
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 ACCESS = {
     "coordinator_password_hash": hash_password("boss", iterations=1000),

@@ -12,7 +12,9 @@ import plotly.io as pio
 import pytest
 
 from lib.analysis.flow import families, statement_flow
+from lib.charts import agreement as agreement_charts
 from lib.charts import base, panel, results, trends
+from lib.charts import flow as flow_charts
 from lib.charts.base import STATUS_COLORS
 
 STATEMENTS = pd.DataFrame(
@@ -126,7 +128,7 @@ def test_a_frozen_figure_serialises_as_it_did():
 
 
 def test_iqr_chart_points_and_median_line():
-    fig = trends.iqr_chart(METRICS)
+    fig = agreement_charts.iqr_chart(METRICS)
     points = sum(len(t.y) for t in fig.data if t.name in base.STATUS_LABELS.values())
     median = next(t for t in fig.data if t.name == "Median IQR")
     assert points == len(METRICS) and list(median.y) == [1.0, 0.75, 0.0]
@@ -147,7 +149,7 @@ def test_agreement_index_chart_plots_w_and_alpha():
     alpha = pd.DataFrame(
         {"round": [1, 2], "alpha": [0.47, -0.1], "n_ratings": [593, 30], "n_statements": [40, 2]}
     )
-    fig = trends.agreement_index_chart(kendall, alpha)
+    fig = agreement_charts.agreement_index_chart(kendall, alpha)
     assert [t.name for t in fig.data] == ["Kendall's W", "Krippendorff's α (ordinal)"]
     assert fig.layout.yaxis.range[0] < -0.1  # room for a negative alpha
 
@@ -163,12 +165,12 @@ def test_kendall_domain_chart_has_one_line_per_domain():
             "note": "",
         }
     )
-    assert [t.name for t in trends.kendall_domain_chart(k).data] == ["A", "B"]
+    assert [t.name for t in agreement_charts.kendall_domain_chart(k).data] == ["A", "B"]
 
 
 def test_sankey_flows_add_up():
     flow = statement_flow(METRICS, STATEMENTS)
-    fig = trends.flow_sankey(flow)
+    fig = flow_charts.flow_sankey(flow)
     sankey = fig.data[0]
     labels = list(sankey.node.label)
     assert "Round 1 questionnaire (3)" in labels and "Round 3: consensus in (1)" in labels
@@ -190,7 +192,7 @@ def test_sensitivity_chart_stacks_statuses_per_rule():
             "applicable": [True, True, False],
         }
     )
-    fig = trends.sensitivity_chart(counts, "round 1")
+    fig = flow_charts.sensitivity_chart(counts, "round 1")
     assert [t.marker.color for t in fig.data] == list(STATUS_COLORS.values())
     assert list(fig.data[0].y) == ["Rule A", "Rule B"]
 

@@ -17,7 +17,7 @@ import pytest
 
 from lib import store
 from lib.__main__ import main
-from tests.test_reports import RESULT_HEAD, SHEETS, Page
+from tests.helpers import RESULT_HEAD, SHEETS, Page
 
 ROOT = Path(__file__).resolve().parent.parent
 

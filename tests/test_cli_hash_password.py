@@ -10,7 +10,7 @@ import pytest
 
 from lib import __main__ as cli
 from lib.auth import verify_password
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PASSWORD = "correct horse battery"
 

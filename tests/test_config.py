@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib.config import ConfigError, load_config
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_demo_config_loads():
@@ -23,6 +23,10 @@ def test_demo_config_loads():
         ({"scale": {"min": 1, "max": 5, "labels": {"Agree": 9}}}, "'scale.labels.Agree'"),
         ({"scale": {"min": 1, "max": 5, "steps": 5}}, "'scale.steps' is not a known key"),
         ({"rounds": {"Round 1": 0}}, "'rounds.Round 1' must be a round number"),
+        ({"rounds": {"Round 1": 100}}, "'rounds.Round 1' must be a round number from 1 to 99"),
+        # past any INTEGER column: used to be accepted, then fail when the snapshot was stored
+        ({"rounds": {"R": 10**12}}, "'rounds.R' must be a round number from 1 to 99"),
+        ({"rounds": {"R": 2.0}}, "'rounds.R' must be a round number"),
         ({"rounds": {"Round 1": 1, "Round 2": 1}}, "same round number"),
         ({"rounds": {}}, "'rounds' must be a table"),
         ({"timezone": "Mars/Olympus"}, "'timezone' must be an IANA zone"),
@@ -35,6 +39,11 @@ def test_demo_config_loads():
 def test_bad_value_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace("(", r"\(").replace(".", r"\.")):
         tiny_config(**override)
+
+
+def test_round_numbers_up_to_99_are_accepted():
+    cfg = tiny_config(rounds={"Round 1": 1, "Last": 99})
+    assert cfg.rounds == {"Round 1": 1, "Last": 99}
 
 
 def test_missing_file_says_which(tmp_path):

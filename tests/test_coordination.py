@@ -1,4 +1,6 @@
-"""lib.coordination: the Coordinator page's live state, the pin, and its tables and sentences."""
+"""lib.coordination: the Coordinator page's live state, publication, its tables and sentences.
+
+The publication rule itself is tested in tests/test_publish.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from lib.sources import read_workbook
 
 def test_state_of_the_demo_has_one_snapshot_and_one_nonresponder(demo_db, demo_cfg):
     state = coordination.read_state(demo_db, demo_cfg.source)
-    assert (state.latest, state.current, state.pinned) == (1, 1, None)
+    # the demo database as the app builds it: published with every round closed
+    assert (state.latest, state.published, state.closed_rounds) == (1, 1, [1, 2, 3])
     assert state.snapshots["snapshot_id"].tolist() == [1]
     assert state.log["outcome"].tolist() == ["new"]
     assert state.missing[["round", "panelist"]].values.tolist() == [[3, "P05"]]
@@ -26,22 +29,23 @@ def test_what_another_source_showed_is_not_reported_as_this_ones(demo_db):
 
 def test_an_empty_database_has_no_snapshot_and_no_nonresponders(fresh_db):
     state = coordination.read_state(fresh_db, None)
-    assert state.latest is state.current is state.missing is state.rates is None
+    assert state.latest is state.published is state.missing is state.rates is None
+    assert state.publications.empty and state.closed_rounds == []
     assert state.snapshots.empty and state.log.empty
 
 
-def test_pin_shows_the_pinned_snapshot_and_unpin_the_latest(demo_db, demo_cfg):
+def test_a_refresh_changes_the_latest_but_not_what_is_published(demo_db, demo_cfg):
     raw = read_workbook(demo_cfg.source)
     raw.tabs["Panel"][1][2] = "Portugal"  # any edit of the sheet makes a new snapshot
     assert refresh(demo_cfg, demo_db, raw=raw).snapshot_id == 2
-    coordination.pin(demo_db, 1)
     state = coordination.read_state(demo_db, demo_cfg.source)
-    assert (state.pinned, state.current, state.latest) == (1, 1, 2)
-    coordination.pin(demo_db, None)
+    assert (state.published, state.latest) == (1, 2)
+    assert "Snapshot 2 is the latest" in coordination.publication_caption(state)
+    coordination.publish(demo_db, 2, close_rounds=[1, 2, 3])
     state = coordination.read_state(demo_db, demo_cfg.source)
-    assert (state.pinned, state.current) == (None, 2)
+    assert (state.published, state.latest, state.closed_rounds) == (2, 2, [1, 2, 3])
     with store.connect(demo_db) as con:
-        assert store.pinned_snapshot_id(con) is None
+        assert store.published_snapshot_id(con) == 2
 
 
 def test_tabs_table_before_the_first_read_says_not_read_yet(demo_cfg):
@@ -71,14 +75,19 @@ def _snapshots(sources: list[str]) -> pd.DataFrame:
     )
 
 
-def test_committee_view_marks_the_shown_snapshot_and_drops_a_single_source():
-    view = coordination.committee_view(_snapshots(["a", "a"]), 1)
-    assert view["committee"].tolist() == ["", "◀ shown"]
+def _publications(snapshot_ids: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"snapshot_id": snapshot_ids, "closed_rounds": [[]] * len(snapshot_ids)})
+
+
+def test_history_view_marks_the_published_snapshot_and_drops_a_single_source():
+    view = coordination.history_view(_snapshots(["a", "a", "a"]), _publications([2, 1]))
+    assert view["published"].tolist() == ["", "◀ observers see this", "published before"]
     assert "content_hash" not in view and "source" not in view
 
 
-def test_committee_view_keeps_the_source_when_it_changed():
-    assert "source" in coordination.committee_view(_snapshots(["a", "b"]), 2)
+def test_history_view_keeps_the_source_when_it_changed():
+    view = coordination.history_view(_snapshots(["a", "b"]), _publications([]))
+    assert "source" in view and set(view["published"]) == {""}
 
 
 def test_snapshot_labels_name_date_and_respondents():

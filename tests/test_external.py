@@ -16,8 +16,7 @@ import pytest
 from lib import store
 from lib.config import config_from_dict
 from lib.pipeline import refresh
-
-from .conftest import SHARED
+from tests.helpers import SHARED
 
 EXTERNAL = SHARED / "external" / "unisante-fast-track"
 pytestmark = pytest.mark.skipif(

@@ -9,7 +9,7 @@ import pytest
 
 from lib.ingest import IngestError, column_letter, ingest, parse_rating, split_id
 from lib.sources import RawSource
-from tests.conftest import tiny_config, tiny_tabs
+from tests.helpers import tiny_config, tiny_tabs
 
 
 def _raw(tabs):

@@ -24,7 +24,7 @@ from lib import store
 from lib.ingest import RATING_COLUMNS, IngestError, IngestResult, column_letter, ingest
 from lib.pipeline import RefreshError, refresh
 from lib.sources import RawSource
-from tests.conftest import LABELS, tiny_config, tiny_tabs
+from tests.helpers import LABELS, tiny_config, tiny_tabs
 
 FAST = settings(
     max_examples=150,
@@ -397,6 +397,7 @@ def test_statement_round_must_be_a_whole_number(written):
         ("Name", "Name (D)"),
         ("identity", "identity (D)"),
         ("display", "display (D)"),
+        ("name", "name (D)"),
     ],
 )
 def test_repeated_or_reserved_panel_header_is_renamed_and_stored(extra, kept_as, tmp_path):
@@ -404,11 +405,13 @@ def test_repeated_or_reserved_panel_header_is_renamed_and_stored(extra, kept_as,
     tabs["Panel"][0].append(extra)
     for row in tabs["Panel"][1:]:
         row.append("Ann Alpha" if extra == "Name" else "Malta")
-    res = ingest(_raw(tabs), CONFIGS["ids only"])
+    listed = list(dict.fromkeys(["Country", extra]))  # the extra column is an attribute
+    cfg = tiny_config(statements_tab="", panel_attributes=listed)
+    res = ingest(_raw(tabs), cfg)
     assert kept_as in res.panel.columns
     assert res.panel["identity"].tolist() == EMAILS  # a column called identity replaced them
     assert _problems(res, "not on panel").empty
-    out = refresh(CONFIGS["ids only"], tmp_path / "s.duckdb", raw=_raw(tabs))
+    out = refresh(cfg, tmp_path / "s.duckdb", raw=_raw(tabs))
     assert out.counts["n_invited"] == 4
 
 

@@ -4,7 +4,8 @@ tests/kill_helper.py runs a refresh of the demo workbook in a subprocess against
 already holds a good snapshot (the demo minus one response, so the workbook is news), printing a
 marker at each point; the test kills it there (the helper sleeps after the marker, so the point is
 exact), or after a seeded random delay.  DuckDB's write-ahead log makes a transaction all or
-nothing; flock makes the refresh lock die with the process.
+nothing; flock makes the refresh lock die with the process.  A snapshot and its refresh-log line
+are one transaction, so no kill leaves a snapshot the log does not account for.
 """
 
 from __future__ import annotations
@@ -23,16 +24,17 @@ import pytest
 from lib import store
 from lib.pipeline import refresh
 from lib.sources import RawSource, read_workbook
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SNAPSHOT_TABLES = ["statements", "ratings", "respondents", "panel", "problems", "metrics"]
 HOLD_POINTS = [
     "fetch",  # (a) reading the workbook, refresh lock held
     "validate",  # (a) ingesting
-    "store and compute",  # (b) connected, about to write
+    "store and compute",  # (b) about to compute the metrics and write
     "insert ratings",  # (b) inside the transaction: the first table written
     "insert metrics",  # (b) inside the transaction: every table but the snapshot row written
-    "committed",  # (c) right after COMMIT, before the refresh log line
+    "refresh log",  # (c) the snapshot row written, its refresh-log line next
+    "committed",  # (d) right after COMMIT
 ]
 _RNG = random.Random(20261126)
 DELAYS = sorted(round(_RNG.uniform(0.0, 0.4), 3) for _ in range(4))
@@ -92,8 +94,14 @@ def _kill_helper(db: Path, marker: str, hold: bool, delay: float = 0.0) -> list[
 
 
 def _no_orphans(db: Path) -> None:
-    """No row of any snapshot table belongs to a snapshot that was never committed."""
+    """No row of any snapshot table belongs to a snapshot that was never committed, and every
+    snapshot has the refresh-log line that says it was stored."""
     with store.connect(db) as con:
+        unlogged = con.execute(
+            "SELECT list(snapshot_id) FROM snapshots WHERE snapshot_id NOT IN "
+            "(SELECT snapshot_id FROM refresh_log WHERE outcome = 'new')"
+        ).fetchone()[0]
+        assert not unlogged, f"snapshots without their refresh-log line: {unlogged}"
         for table in SNAPSHOT_TABLES:
             orphans = con.execute(
                 f"SELECT count(*) FROM {table} WHERE snapshot_id NOT IN "

@@ -37,7 +37,8 @@ def _study(tmp_path: Path, source: str) -> Path:
 
 
 def _texts(at: AppTest) -> str:
-    """Every message on the page, markdown escapes and bold removed."""
+    """Every message on the page, markdown escapes, bold and word joiners (lib.textsafe: they
+    keep addresses from becoming links) removed."""
     parts = [
         *at.title,
         *at.markdown,
@@ -48,7 +49,8 @@ def _texts(at: AppTest) -> str:
         *at.warning,
         *at.error,
     ]
-    return "\n".join(str(e.value) for e in parts).replace("\\", "").replace("**", "")
+    text = "\n".join(str(e.value) for e in parts)
+    return text.replace("\\", "").replace("**", "").replace("\u2060", "")
 
 
 def _frame(at: AppTest, *columns: str):
@@ -241,17 +243,25 @@ def test_nonresponders_are_listed_by_identity_for_the_coordinator(app):
     assert "Round 3: 1 of 15 not responded" in _texts(at)
 
 
-def test_pin_and_unpin_the_committee_view(live, demo_tabs):
+def test_publish_shows_the_new_snapshot_to_observers(live, demo_tabs):
     new_session, fake = live
     at = _coordinator(new_session())
-    fake.tabs = dict(demo_tabs)
+    assert "Nothing is published yet" in _texts(at)  # a Sheet study's first build is not
+    fake.tabs = dict(demo_tabs)  # nine more panelists answer round 3
     at.button(key="co_refresh").click().run()
-    at.selectbox(key="co_pin_choice").select(1).run()
-    at.button(key="co_pin").click().run()
-    assert "see snapshot 1 (pinned)" in _texts(at)
-    assert _overview_round3(new_session().run()) == 5  # everyone sees the pinned snapshot
-    at.button(key="co_unpin").click().run()
-    assert "see snapshot 2 (the latest)" in _texts(at)
+    assert "Snapshot 2 is not published" in _texts(at)
+    assert at.selectbox(key="co_publish_choice").value == 2  # the latest, by default
+    check = _frame(at, "round", "verdict").set_index("round")
+    assert check.loc[3, "respondents"] == 14 and check.loc[3, "verdict"] == "ok"
+    at.button(key="co_publish").click().run()
+    assert "Snapshot 2 is published" in _texts(at) and "Observers see snapshot 2" in _texts(at)
+    assert _frame(at, "snapshot_id", "published")["published"].tolist() == [
+        "◀ observers see this",
+        "",
+    ]
+    observer = AppTest.from_file(APP, default_timeout=60)
+    observer.secrets["access"] = at.secrets["access"]
+    assert _overview_round3(observer.run()) == 14
 
 
 # --- who may see the page ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib.auth import hash_password
 from lib.reports.pdf import pdf_browser
-from tests.test_reports import Page
+from tests.helpers import Page
 
 REPORT = {"dl_report_html", "dl_report_xlsx", "dl_metrics_csv"}
 COORDINATOR = {"dl_fb_zip", "dl_fb_merge", "dl_next_csv", "dl_next_xlsx"}

@@ -103,9 +103,9 @@ def test_password_sign_in_grants_the_committee_role(app, password, role):
 
 
 def test_many_comments_are_listed_in_a_table(app, monkeypatch):
-    from lib import ui
+    from lib.ui import widgets
 
-    monkeypatch.setattr(ui, "MANY_COMMENTS", 1)
+    monkeypatch.setattr(widgets, "MANY_COMMENTS", 1)
     _observer(app).session_state["role"] = "committee"
     at = app.run()
     at.switch_page("pages/statements.py").run()

@@ -116,9 +116,9 @@ def test_panel_shows_response_and_attrition(app):
     assert [m.value for m in at.metric] == ["15", "15 (100%)", "14 (93%)", "1"]
     part = _table(at, "attrition_pct")
     assert part["lost"].tolist()[1:] == [0, 1]
-    attrition = _table(at, "mean_rating")  # the committee sees a group of one
-    assert attrition["n_panelists"].tolist() == [14, 1]
-    assert any("too few panelists" in c.value for c in at.caption)
+    # one panelist dropped out: their ratings are one person's, not shown even here
+    assert not any("mean_rating" in d.value for d in at.dataframe)
+    assert any("Dropped out: 1; stayed: 14" in c.value for c in at.caption)
 
 
 def test_panel_every_attribute(app):
@@ -130,17 +130,20 @@ def test_panel_every_attribute(app):
         assert "Round 3" in table and not table.isna().any().any()
     at.selectbox(key="pa_attribute").select("Years in practice").run()
     years = _table(at, "Group")
-    assert years["Group"].tolist() == ["0–9", "10–19", "20–29"]  # numbers grouped in ranges
+    # numbers grouped in ranges; 0–9 (4) and 20–29 (4) are under 5: pooled
+    assert years["Group"].tolist() == ["10–19", "Other (groups under 5)"]
 
 
-def test_panel_hides_small_groups_and_pseudonyms_from_observers(app):
+def test_panel_pools_small_groups_for_observers(app):
     at = _page(_observer(app), "pages/panel.py")
     at.selectbox(key="pa_attribute").select("Isotretinoin prescribing volume").run()
     table = _table(at, "Group")
-    cells = set(table.drop(columns="Group").to_numpy().ravel())
-    assert "fewer than 5" in cells and any(str(c).startswith("hidden") for c in cells)
+    # demo Panel tab: 10–50 patients/year 7, >50 5, <10 3; <10 alone would be 15 − 12
+    assert table["Group"].tolist() == ["10–50 patients/year", "Other (groups under 5)"]
+    assert table["Round 1"].tolist() == ["7 of 7", "8 of 8"]
+    assert "<10 patients" not in _texts(at) and ">50 patients" not in _texts(at)
     assert not any("mean_rating" in d.value for d in at.dataframe)  # no attrition table
-    assert any("Fewer than 5 panelists dropped out" in c.value for c in at.caption)
+    assert any("Dropped out: 1" in c.value for c in at.caption)
     assert not PSEUDONYM.search(_texts(at))
 
 

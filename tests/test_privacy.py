@@ -1,9 +1,12 @@
 """Observers see aggregates only: every page, every filter value, over two studies.
 
 Studies: the demo (Panel tab with e-mails and names) and the same answers keyed by the panelists'
-*names* (identity column "Full name"), the worst case for a leak.  For each observer page and each
-value of each of its filters, everything rendered (text, tables, chart specs) is searched for
-e-mail addresses, panelist names, raw identities and pseudonyms.
+*names* (identity column "Full name"), the worst case for a leak.  Both Panel tabs also carry
+columns that identify a person under headers a word filter missed (first_name, Surname,
+Telephone, Nom, Mobile_no, LinkedIn, Initials): only the attributes the study lists may show.
+For each observer page and each value of each of its filters, everything rendered (text,
+tables, chart specs) is searched for e-mail addresses, panelist names and every value of those
+columns (as words), raw identities and pseudonyms.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from google.protobuf import text_format
 from streamlit.testing.v1 import AppTest
 
 from lib.auth import hash_password
 from lib.config import load_config
+from lib.coordination import publish
 from lib.pipeline import refresh
 from lib.sources import RawSource, read_workbook
+from tests.helpers import with_identifying_columns
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -71,6 +78,8 @@ def study(request, tmp_path_factory):
     raw = read_workbook(cfg.source)
     names = {str(r[1]) for r in raw.tabs["Panel"][1:]}
     emails = {str(r[0]).strip() for r in raw.tabs["Panel"][1:]}
+    panel, identifying = with_identifying_columns(raw.tabs["Panel"])
+    raw = replace(raw, tabs={**raw.tabs, "Panel": panel})
     folder = tmp_path_factory.mktemp(request.param)
     toml = folder / "study.toml"
     text = Path(cfg.path).read_text(encoding="utf-8")
@@ -82,7 +91,8 @@ def study(request, tmp_path_factory):
     cfg = load_config(toml)
     db = folder / "study.duckdb"
     refresh(cfg, db, raw=raw)
-    return db, toml, names | emails
+    publish(db, close_rounds=list(cfg.rounds.values()))  # observers see published data only
+    return db, toml, names | emails | identifying
 
 
 def _observer_app(study, monkeypatch, tmp_path) -> AppTest:
@@ -107,17 +117,32 @@ def rendered_text(at: AppTest) -> str:
         if type(node).__name__ == "Dataframe":
             parts.append(node.value.to_csv())
         elif hasattr(node, "proto") and type(node).__name__ not in ("Block", "SpecialBlock"):
-            parts.append(str(node.proto))
+            parts.append(text_format.MessageToString(node.proto, as_utf8=True))
         for child in (getattr(node, "children", None) or {}).values():
             walk(child)
 
     walk(at._tree)
-    return "\n".join(parts)
+    return readable("\n".join(parts))
+
+
+# Markdown escapes (one backslash, doubled by the proto's text format) and the invisible
+# characters escape_markdown inserts to stop autolinks would hide a leaked address from the
+# searches below: a reader sees through both, so the search does too.
+_ESCAPE = re.compile(r"\\{1,2}(?=[^\w\s])")
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+
+
+def readable(text: str) -> str:
+    """``text`` as a person reads it: without Markdown escapes or invisible characters."""
+    return _INVISIBLE.sub("", _ESCAPE.sub("", text))
 
 
 def _assert_private(text: str, secrets: set[str], where: str) -> None:
     assert not EMAIL.search(text), f"{where}: e-mail address {EMAIL.search(text).group()!r}"
-    leaked = [s for s in secrets if s and s in text]
+    # as words: a first name such as "Ana" is also the start of "Analysis"
+    leaked = [
+        s for s in secrets if s and s in text and re.search(rf"(?<!\w){re.escape(s)}(?!\w)", text)
+    ]
     assert not leaked, f"{where}: identity {leaked[:3]} shown"
     assert not PSEUDONYM.search(text), f"{where}: pseudonym {PSEUDONYM.search(text).group()!r}"
 
@@ -161,3 +186,16 @@ def test_observer_pages_leak_nothing_for_any_filter_value(study, page, monkeypat
 
 def test_there_are_observer_pages_to_check():
     assert {"pages/overview.py", "pages/statements.py"} <= set(observer_pages())
+
+
+def test_the_search_sees_through_markdown_escapes_and_invisible_characters():
+    from lib.textsafe import escape_markdown
+
+    hidden = text_format.MessageToString(
+        __import__("streamlit.proto.Markdown_pb2", fromlist=["Markdown"]).Markdown(
+            body=escape_markdown("ana.silva@clinic.example Ana Silva")
+        ),
+        as_utf8=True,
+    )
+    with pytest.raises(AssertionError, match="e-mail address"):
+        _assert_private(readable(hidden), {"Ana Silva"}, "probe")

@@ -21,8 +21,8 @@ from lib import store
 from lib.__main__ import main as cli
 from lib.config import load_config
 from lib.pipeline import RefreshBusy, RefreshError, refresh
-from tests.conftest import ROOT, tiny_config, tiny_tabs
 from tests.fake_sheets import DEFAULT_KEY, generate_service_account
+from tests.helpers import ROOT, tiny_config, tiny_tabs
 
 TOML = f"""
 title = "Live tiny study"

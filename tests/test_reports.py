@@ -6,13 +6,12 @@ The reference numbers come straight from the database (``store.metrics_for``, th
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import csv
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 import openpyxl
@@ -38,7 +37,7 @@ from lib.reports.data import (
     build_report_data,
     with_narrative,
 )
-from lib.reports.feedback import feedback_html, feedback_zip, mail_merge_csv
+from lib.reports.feedback import feedback_data_url, feedback_html, feedback_zip, mail_merge_csv
 from lib.reports.html import html_report
 from lib.reports.inputs import StoreFrames, feedback_inputs, report_inputs
 from lib.reports.pdf import html_to_pdf
@@ -46,102 +45,16 @@ from lib.reports.safety import neutralise
 from lib.reports.tables import dropped_items, panel_composition
 from lib.reports.xlsx import metrics_csv, xlsx_report
 from lib.sources import RawSource
-from tests.conftest import tiny_config, tiny_tabs
+from tests.helpers import RESULT_HEAD, SHEETS, Page, tiny_config, tiny_tabs
 
 PAYLOAD = '=HYPERLINK("http://example.invalid","x")'
 MARKUP = "<script>alert(1)</script> **bold** [link](http://example.invalid)"
-SHEETS = [
-    "Summary",
-    "Final statements",
-    "Metrics per round",
-    "Statement flow",
-    "Items dropped",
-    "Revisions",
-    "Stability",
-    "Kendall W",
-    "Panel and response",
-    "Panel composition",
-    "Comments",
-    "Methods",
-]
-RESULT_HEAD = ["ID", "Statement", "Ratings", "n", "Agree", "Median (IQR)", "Status"]
 
 
-# --- an HTML reader built on the standard library's parser ------------------------------------
-
-_VOID = {"meta", "col", "br", "img", "input", "link", "hr", "source", "wbr"}
-
-
-@dataclass
-class Element:
-    tag: str
-    attrs: dict[str, str]
-    parents: list[dict[str, str]]
-    text: list[str] = field(default_factory=list)
-
-    @property
-    def classes(self) -> set[str]:
-        return set(self.attrs.get("class", "").split())
-
-    def inside(self, attr: str) -> str | None:
-        """The value of ``attr`` on the nearest ancestor that has it."""
-        return next((p[attr] for p in reversed(self.parents) if attr in p), None)
-
-
-class Page(HTMLParser):
-    """Elements with their text, tables as rows of cell texts, and the text outside scripts."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.elements: list[Element] = []
-        self.tables: list[list[list[str]]] = []
-        self.visible: list[str] = []
-        self._open: list[Element] = []
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        attrs = {k: v or "" for k, v in attrs}
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr" and self.tables:
-            self.tables[-1].append([])
-        if tag not in _VOID:
-            self._open.append(Element(tag, attrs, [e.attrs for e in self._open]))
-
-    def handle_endtag(self, tag):
-        while self._open:
-            el = self._open.pop()
-            self.elements.append(el)
-            if el.tag in ("td", "th") and self.tables and self.tables[-1]:
-                self.tables[-1][-1].append("".join(el.text).strip())
-            if el.tag == tag:
-                break
-
-    def handle_data(self, data):
-        for el in self._open:
-            el.text.append(data)
-        if not any(e.tag in ("script", "style") for e in self._open):
-            self.visible.append(data)
-
-    def find(self, tag: str, cls: str | None = None) -> list[Element]:
-        return [e for e in self.elements if e.tag == tag and (cls is None or cls in e.classes)]
-
-    def table(self, head: list[str]) -> list[list[list[str]]]:
-        """Every table whose header row is ``head``, without the header."""
-        return [t[1:] for t in self.tables if t and t[0] == head]
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.visible)
-
-
-def _gather(
-    con, sid: int, cfg, *, include_comments: bool = True, min_group_size: int | None = None
-) -> ReportData:
+def _gather(con, sid: int, cfg, *, include_comments: bool = True) -> ReportData:
     """A snapshot's report, its frames read from ``con``."""
     frames = report_inputs(StoreFrames(con, sid), include_comments=include_comments)
-    return build_report_data(frames, cfg, min_group_size=min_group_size)
+    return build_report_data(frames, cfg)
 
 
 def _gather_feedback(con, sid: int, cfg, round_: int | None = None) -> FeedbackData:
@@ -160,7 +73,7 @@ def demo(demo_db_master, demo_cfg):
         return {
             "sid": sid,
             "data": _gather(con, sid, demo_cfg),
-            "observer": _gather(con, sid, demo_cfg, include_comments=False, min_group_size=5),
+            "observer": _gather(con, sid, demo_cfg, include_comments=False),
             "fd": _gather_feedback(con, sid, demo_cfg),
             "metrics": store.metrics_for(con, sid),
             "identities": con.execute("SELECT identity, name, panelist FROM identity_map").df(),
@@ -400,16 +313,29 @@ def test_observer_panel_summary_hides_the_extremes(demo):
 def test_panel_composition_pools_groups_under_the_minimum():
     attrs = pd.DataFrame(
         {
+            "panelist": [f"P{i:02d}" for i in range(11)],
+            "attribute": "Country",
+            "value": ["Italy"] * 6 + ["Spain", "Chile", "Peru", "Peru", "Laos"],
+        }
+    )
+    out = panel_composition(attrs, min_group_size=5)
+    assert out[["value", "count"]].values.tolist() == [
+        ["Italy", 6],
+        ["Other (groups under 5)", 5],
+    ]
+
+
+def test_panel_composition_pool_under_the_minimum_takes_the_next_group():
+    attrs = pd.DataFrame(
+        {
             "panelist": [f"P{i:02d}" for i in range(8)],
             "attribute": "Country",
             "value": ["Italy"] * 5 + ["Spain", "Chile", "Peru"],
         }
     )
     out = panel_composition(attrs, min_group_size=5)
-    assert out[["value", "count"]].values.tolist() == [
-        ["Italy", 5],
-        ["Other (each group under 5)", 3],
-    ]
+    # Other = 3 would give itself away as 8 − 5: Italy joins it and no value is named
+    assert out[["value", "count"]].values.tolist() == [["Other (groups under 5)", 8]]
 
 
 def test_dropped_items_say_why(demo):
@@ -515,6 +441,13 @@ def test_feedback_for_a_non_responder_says_so(demo):
     assert absent, "one demo panelist skipped round 3"
     page = Page(feedback_html(fd, absent[0]))
     assert "did not take part in round 3" in page.text and not page.find("tr", "own")
+
+
+def test_feedback_data_url_holds_the_panelists_document(demo):
+    url = feedback_data_url(demo["fd"], "P03")
+    head, doc = url.split(",", 1)
+    assert head == "data:text/html;base64"
+    assert base64.b64decode(doc).decode("utf-8") == feedback_html(demo["fd"], "P03")
 
 
 def test_feedback_zip_has_one_file_per_pseudonym(demo):
@@ -650,7 +583,7 @@ def test_next_round_exports_parse_back(candidates):
     assert wb.sheetnames == ["Statements", "Decisions"]
     sheet = _rows(wb["Statements"])
     assert [r["statement_id"] for r in sheet] == rows["statement_id"].tolist()
-    assert sheet[0]["text"] == "'" + PAYLOAD and sheet[0]["round"] == 4
+    assert sheet[0]["text"] == PAYLOAD and sheet[0]["round"] == 4  # typed text, no apostrophe
 
 
 # --- in a real browser --------------------------------------------------------------------------

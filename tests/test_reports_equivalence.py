@@ -290,7 +290,7 @@ def new(demo_db_master, demo_cfg) -> dict[str, Any]:
         comments, statements = store.comments_for(con, sid), store.statements_for(con, sid)
     report = normalised(report_data.build_report_data(frames, demo_cfg), narrative.draft_narrative)
     observer = normalised(
-        report_data.build_report_data(hidden, demo_cfg, min_group_size=5), narrative.draft_narrative
+        report_data.build_report_data(hidden, demo_cfg), narrative.draft_narrative
     )
     fds = {
         r: replace(fd, snapshot={**fd.snapshot, "created_at": FIXED_TIME}) for r, fd in fds.items()

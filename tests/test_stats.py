@@ -502,23 +502,54 @@ def test_participation_counts_new_retained_and_lost():
     assert got.loc[2, "attrition_pct"] == pytest.approx(100 / 3)
 
 
-def test_participation_by_attribute_hides_small_groups_and_their_complement():
+def test_participation_by_attribute_pools_small_groups_without_naming_them():
     panel = pd.DataFrame(
         {
-            "panelist": list("ABCDEFGH"),
+            "panelist": list("ABCDEFGHIJKLMNOP"),
             "attribute": "Setting",
-            "value": ["Hospital"] * 5 + ["Private"] * 2 + ["Academic"],
+            "value": ["Hospital"] * 6 + ["Academic"] * 5 + ["Private"] * 3 + ["Clinic"] * 2,
         }
     )
-    panel = pd.concat([panel, panel.assign(attribute="Country", value=["X"] * 5 + ["Y"] * 3)])
+    resp = pd.DataFrame({"round": 1, "panelist": list("ABCDEFGHIJKL")})  # M-P did not answer
+    got = participation_by_attribute(resp, panel, min_group_size=5).set_index("group")
+    # hand count: Private (3) + Clinic (2) = 5, pooled; none of the five responded
+    assert got.index.tolist() == ["Academic", "Hospital", "Other (groups under 5)"]
+    assert got["invited"].tolist() == [5, 6, 5] and got["responded"].tolist() == [5, 6, 1]
+    assert not {"Private", "Clinic"} & set(got.to_csv().split(","))
+
+
+def test_participation_by_attribute_pool_too_small_takes_the_next_smallest_group():
+    panel = pd.DataFrame(
+        {"panelist": list("ABCDEFGH"), "attribute": "Country", "value": ["X"] * 5 + ["Y"] * 3}
+    )
     resp = pd.DataFrame({"round": 1, "panelist": list("ABCDEFGH")})
     got = participation_by_attribute(resp, panel, min_group_size=5)
-    setting = got[got["attribute"] == "Setting"].set_index("group")
-    assert setting.loc["Private", "hidden"] == "fewer than 5"
-    assert setting.loc["Hospital", "hidden"] == ""  # two small groups hide each other
-    country = got[got["attribute"] == "Country"].set_index("group")
-    # Only Y (3) is small: X (5) is hidden too, else Y = total − X.
-    assert country["hidden"].ne("").all() and country["invited"].isna().all()
+    # Y (3) alone would be shown as total − X: X joins the pool
+    assert got["group"].tolist() == ["Other (groups under 5)"] and got["invited"].tolist() == [8]
+
+
+def test_participation_by_attribute_of_a_panel_under_the_minimum_is_hidden():
+    panel = pd.DataFrame({"panelist": list("ABC"), "attribute": "Country", "value": "X"})
+    got = participation_by_attribute(pd.DataFrame({"round": 1, "panelist": ["A"]}), panel, 5)
+    assert got["hidden"].tolist() == ["fewer than 5 panelists in all"]
+    assert got["invited"].isna().all() and "X" not in got["group"].tolist()
+
+
+def test_attrition_of_one_dropout_is_not_shown():
+    r = ratings_frame([[5, 5], [4, 4], [4, 5], [2, 1]], rnd=1)
+    resp = pd.DataFrame(
+        {
+            "round": [1, 1, 1, 1, 2, 2, 2],
+            "panelist": ["P01", "P02", "P03", "P04"] + ["P01", "P02", "P03"],
+        }
+    )
+    groups = attrition_groups(r, resp, agree=(4, 5), min_group_size=3).set_index("group")
+    assert groups["n_panelists"].tolist() == [3, 1]  # counts stay: "lost: 1" is shown anyway
+    assert groups[["n_ratings", "mean_rating", "pct_agree"]].isna().all().all()
+    test = attrition_test(r, resp, min_group_size=3).iloc[0]
+    assert pd.isna(test["u"]) and "fewer than 3" in test["note"]
+    unsuppressed = attrition_groups(r, resp, agree=(4, 5)).set_index("group")
+    assert unsuppressed.loc["dropped out", "mean_rating"] == 1.5  # P04's two ratings: 2, 1
 
 
 def test_participation_by_attribute_groups_numbers_into_ranges():

@@ -8,7 +8,7 @@ import pytest
 from lib import store
 from lib.pipeline import refresh
 from lib.sources import RawSource
-from tests.conftest import tiny_tabs
+from tests.helpers import tiny_tabs
 
 
 def _snap(cfg, db, tabs=None):
@@ -62,16 +62,20 @@ def test_earlier_snapshots_stay_queryable(tiny_cfg, fresh_db):
     assert m2.loc[(2, "S02"), "pct_agree"] == pytest.approx(200 / 3)
 
 
-def test_pin_overrides_latest_and_can_be_removed(tiny_cfg, fresh_db):
+def test_published_snapshot_is_the_last_publication_and_current_the_latest(tiny_cfg, fresh_db):
     first = _snap(tiny_cfg, fresh_db).snapshot_id
     tabs = tiny_tabs()
     tabs["Round 2"][1][2] = "Disagree"
     second = _snap(tiny_cfg, fresh_db, tabs).snapshot_id
     with store.connect(fresh_db) as con:
-        store.set_pin(con, first)
-        assert store.current_snapshot_id(con) == first
-        store.set_pin(con, None)
-        assert store.current_snapshot_id(con) == second
+        assert store.published_snapshot_id(con) is None
+        assert store.add_publication(con, first, [2, 1, 2]) == 1
+        assert store.published_snapshot_id(con) == first
+        assert store.current_snapshot_id(con) == second  # the coordinator's: the latest
+        store.add_publication(con, second, [1, 2])
+        pubs = store.publications(con)
+    assert pubs["snapshot_id"].tolist() == [second, first]
+    assert [list(r) for r in pubs["closed_rounds"]] == [[1, 2], [1, 2]]
 
 
 def test_response_rates_use_the_panel_as_invited(tiny_cfg, fresh_db):
@@ -120,3 +124,56 @@ def test_schema_is_created_on_a_fresh_file(fresh_db):
     assert duckdb.connect(str(fresh_db)).execute("SELECT count(*) FROM snapshots").fetchone() == (
         0,
     )
+
+
+# --- faults while writing ------------------------------------------------------------------
+
+
+class _DiskFullConnection:
+    """A real connection whose ``INSERT INTO metrics`` fails as on a full disk, and whose
+    ROLLBACK then fails as DuckDB's does after a failed COMMIT ("no transaction is active")."""
+
+    def __init__(self, con) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args):
+        if sql.lstrip().startswith("INSERT INTO metrics"):
+            raise duckdb.IOException('Could not write file "study.duckdb.wal": No space left')
+        if sql == "ROLLBACK":
+            self._con.execute("ROLLBACK")  # really undone; only the report fails
+            raise duckdb.TransactionException("cannot rollback - no transaction is active")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def test_a_failed_rollback_still_reports_the_original_error(tiny_cfg, tiny_raw, fresh_db):
+    from lib.analysis.consensus import compute_metrics
+    from lib.ingest import ingest
+
+    result = ingest(tiny_raw, tiny_cfg)
+    metrics = compute_metrics(result.ratings, tiny_cfg.rule, False)
+    args = {"rule": {}, "source": "tiny", "source_title": "", "study_title": "", "digest": "x"}
+    with store.connect(fresh_db) as con:
+        with pytest.raises(duckdb.IOException, match="No space left") as err:
+            store.write_snapshot(_DiskFullConnection(con), result, metrics, config={}, **args)
+        assert "no transaction is active" in str(err.value.__context__)
+        assert store.latest_snapshot_id(con) is None  # nothing of it was kept
+        assert store.refresh_log(con).empty
+
+
+def test_a_failed_insert_is_reported_not_the_aborted_transaction(tiny_cfg, tiny_raw, fresh_db):
+    """After a failed INSERT DuckDB refuses every statement but ROLLBACK; the clean-up of the
+    INSERT's registered frame used to raise "Current transaction is aborted" over its error."""
+    from lib.analysis.consensus import compute_metrics
+    from lib.ingest import ingest
+
+    result = ingest(tiny_raw, tiny_cfg)
+    metrics = compute_metrics(result.ratings, tiny_cfg.rule, False)
+    metrics["n"] = "many"  # an INTEGER column given text: DuckDB's own conversion error
+    args = {"rule": {}, "source": "tiny", "source_title": "", "study_title": "", "digest": "x"}
+    with store.connect(fresh_db) as con:
+        with pytest.raises(duckdb.ConversionException, match="many"):
+            store.write_snapshot(con, result, metrics, config={}, **args)
+        assert store.latest_snapshot_id(con) is None

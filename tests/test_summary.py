@@ -6,11 +6,19 @@ import pandas as pd
 
 from lib.analysis.flow import families
 from lib.analysis.summary import (
+    agreement_indices,
     attribute_table,
+    cutoff_note,
+    families_in_domain,
+    families_labelled,
+    family_options,
     final_statements,
     latest_per_statement,
     lineage,
+    round_labels,
     round_summary,
+    short_texts,
+    statement_labels,
     status_table,
     trajectory_rows,
     wording_history,
@@ -122,3 +130,59 @@ def test_attribute_table_shows_counts_or_why_a_group_is_hidden():
         ["Italy", "5 of 5", "4 of 5"],
         ["Spain", "fewer than 5", "fewer than 5"],
     ]
+
+
+def test_round_labels_name_every_rated_round_in_order():
+    assert round_labels(METRICS) == {"Round 1": 1, "Round 2": 2, "Round 3": 3}
+
+
+def test_statement_labels_show_id_and_cut_wording_of_one_domain():
+    latest = latest_per_statement(METRICS.assign(text=["x" * 100, *METRICS["text"][1:]]))
+    assert list(statement_labels(latest).values()) == ["S01", "S03", "S02", "S03a", "S03b"]
+    assert statement_labels(latest, "A", width=10) == {
+        "S01 — xxxxxxxxx…": "S01",
+        "S02 — two": "S02",
+    }
+
+
+def test_short_texts_cut_each_statement_wording_to_one_line():
+    m = METRICS.assign(text=["a\nb", "two", "three", "two", "x" * 10, "y"])
+    assert short_texts(m, width=5) == {
+        "S01": "a b",
+        "S02": "two",
+        "S03": "three",
+        "S03a": "xxxx…",
+        "S03b": "y",
+    }
+
+
+def test_family_options_list_every_family_and_the_revised_ones():
+    labels, revised = family_options(families(STATEMENTS))
+    assert labels == ["S01", "S02", "S03 → S03a → S03b"]
+    assert revised == ["S03 → S03a → S03b"]
+
+
+def test_families_labelled_give_the_family_of_every_version():
+    got = families_labelled(families(STATEMENTS), ["S03 → S03a → S03b"])
+    assert got.tolist() == ["S03", "S03", "S03"]
+
+
+def test_families_in_domain_follow_the_statements_rated_there():
+    assert families_in_domain(families(STATEMENTS), METRICS, "A").tolist() == ["S01", "S02"]
+    assert set(families_in_domain(families(STATEMENTS), METRICS, "B")) == {"S03"}
+
+
+def test_cutoff_note_counts_votes_of_the_largest_panel():
+    m = METRICS.assign(n=[15, 14, 15, 12, 12, 11])
+    assert cutoff_note(m, 70.0) == " (11 of 15 votes)"  # by hand: 0.70 × 15 = 10.5 → 11
+    assert cutoff_note(m, None) == ""
+
+
+def test_agreement_indices_put_alpha_beside_kendalls_w_per_round():
+    kendall = pd.DataFrame({"round": [1, 2], "w": [0.3, 0.5], "p": [0.01, 0.2]})
+    alpha = pd.DataFrame(
+        {"round": [2, 1], "alpha": [0.4, 0.2], "n_ratings": [90, 120], "note": ["", ""]}
+    )
+    got = agreement_indices(kendall, alpha)
+    assert got.columns.tolist() == ["round", "w", "p", "alpha", "n_ratings"]
+    assert got["alpha"].tolist() == [0.2, 0.4]

@@ -53,3 +53,24 @@ def test_figure_is_built_once_per_snapshot_and_arguments():
     figure("db", 2, builder, _builder, frame)  # another snapshot
     figure("db", 1, builder, _builder, frame.head(2))  # other arguments
     assert CALLS == [3, 3, 2]
+
+
+PAGES = ["overview", "statements", "trends", "panel", "reports", "next_round", "coordinator"]
+
+
+def test_every_page_reads_the_database_read_only(app, monkeypatch):
+    """Reading a snapshot never opens the file for writing (a read-only data folder serves it)."""
+    from lib import store
+
+    opened, connect = [], store.connect
+
+    def spy(*args, **kwargs):
+        opened.append(kwargs.get("read_only", False))
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(store, "connect", spy)
+    at = app.run()
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, page
+    assert opened and all(opened), f"{opened.count(False)} of {len(opened)} opened for writing"

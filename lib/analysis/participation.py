@@ -13,13 +13,16 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis._common import quiet
+from lib.analysis.groups import BLANK, other_label, pool_small_groups
 from lib.analysis.stability import MIN_PAIRED
 
 __all__ = [
     "ATTRITION_RULE",
     "participation",
+    "attribute_groups",
     "participation_by_attribute",
     "attrition_groups",
+    "attrition_too_small",
     "attrition_test",
 ]
 
@@ -95,24 +98,49 @@ def _bin_width(lo: float, hi: float) -> float:
     raise AssertionError("unreachable: a wide enough step always covers a finite range")
 
 
+def attribute_groups(panel: pd.DataFrame, min_group_size: int | None = None) -> pd.DataFrame:
+    """Each panelist's group of each attribute as shown: panelist, attribute, group.
+
+    Numbers with many values are grouped into ranges and an empty cell is ``groups.BLANK``;
+    with ``min_group_size``, groups under it are pooled (``groups.pool_small_groups``) and the
+    group of an attribute held by fewer panelists in all is NaN (hidden).
+    """
+    out = []
+    for _, frame in panel.dropna(subset=["attribute"]).groupby("attribute", sort=True):
+        values = frame["value"].fillna("").astype(str)
+        binned = _bin_numeric(values)
+        group = binned if binned is not None else values.where(values.str.strip() != "", BLANK)
+        frame = frame.assign(group=group.to_numpy())
+        if min_group_size:
+            sizes = frame.groupby("group")["panelist"].nunique()
+            frame = frame.assign(group=frame["group"].map(pool_small_groups(sizes, min_group_size)))
+        out.append(frame[["panelist", "attribute", "group"]])
+    columns = ["panelist", "attribute", "group"]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
+
+
 def participation_by_attribute(
     respondents: pd.DataFrame, panel: pd.DataFrame, min_group_size: int | None = None
 ) -> pd.DataFrame:
     """Per panel attribute, group and round: invited, responded, response rate.
 
-    Numeric attributes are grouped into ranges. With ``min_group_size``, groups smaller than it
-    are hidden (counts NaN, ``hidden`` says why); when that would hide a single group of an
-    attribute, the next smallest is hidden too, so that no count follows by subtraction.
+    Groups are :func:`attribute_groups`: with ``min_group_size`` those under it are pooled into
+    one ``Other`` row; an attribute held by fewer panelists in all has one row per round with
+    group "All panelists", counts NaN and ``hidden`` saying why (``hidden`` is "" otherwise).
     """
     rounds = sorted(respondents["round"].unique())
     who = respondents.groupby("round")["panelist"].apply(set).to_dict()
+    shown = attribute_groups(panel, min_group_size)
     rows = []
-    for attr, frame in panel.dropna(subset=["attribute"]).groupby("attribute", sort=True):
-        binned = _bin_numeric(frame["value"])
-        groups = frame.assign(group=binned if binned is not None else frame["value"])
-        hidden = _hidden_groups(groups.groupby("group")["panelist"].nunique(), min_group_size)
-        for group, members in groups.groupby("group", sort=True)["panelist"]:
-            members = set(members)
+    for attr, frame in shown.groupby("attribute", sort=True):
+        if frame["group"].isna().all():
+            why = f"fewer than {min_group_size} panelists in all"
+            rows += [
+                {"attribute": attr, "group": "All panelists", "round": int(r), "hidden": why}
+                for r in rounds
+            ]
+            continue
+        for group, members in _in_order(frame, min_group_size):
             for r in rounds:
                 resp = len(members & who.get(r, set()))
                 rows.append(
@@ -123,25 +151,20 @@ def participation_by_attribute(
                         "invited": len(members),
                         "responded": resp,
                         "response_rate": 100 * resp / len(members),
-                        "hidden": hidden.get(group, ""),
+                        "hidden": "",
                     }
                 )
-    out = pd.DataFrame(
+    return pd.DataFrame(
         rows,
         columns=["attribute", "group", "round", "invited", "responded", "response_rate", "hidden"],
     )
-    out.loc[out["hidden"] != "", ["invited", "responded", "response_rate"]] = np.nan
-    return out
 
 
-def _hidden_groups(sizes: pd.Series, min_size: int | None) -> dict[str, str]:
-    if not min_size:
-        return {}
-    hidden = {g: f"fewer than {min_size}" for g in sizes[sizes < min_size].index}
-    if len(hidden) == 1 and len(sizes) > 1:
-        other = sizes.drop(list(hidden)).sort_values().index[0]
-        hidden[other] = "hidden (else a smaller group could be worked out)"
-    return hidden
+def _in_order(frame: pd.DataFrame, min_group_size: int | None) -> list[tuple[str, set]]:
+    """(group, its panelists), groups sorted by name with the pooled row last."""
+    other = other_label(min_group_size) if min_group_size else None
+    members = frame.groupby("group")["panelist"].apply(set)
+    return sorted(members.items(), key=lambda kv: (kv[0] == other, str(kv[0])))
 
 
 def _round_one(ratings: pd.DataFrame, respondents: pd.DataFrame) -> pd.DataFrame:
@@ -153,10 +176,18 @@ def _round_one(ratings: pd.DataFrame, respondents: pd.DataFrame) -> pd.DataFrame
 
 
 def attrition_groups(
-    ratings: pd.DataFrame, respondents: pd.DataFrame, agree: tuple[float, float] = (4, 5)
+    ratings: pd.DataFrame,
+    respondents: pd.DataFrame,
+    agree: tuple[float, float] = (4, 5),
+    min_group_size: int | None = None,
 ) -> pd.DataFrame:
     """Round-1 ratings of panelists who stayed vs those who dropped out (``ATTRITION_RULE``):
-    per group n_panelists, n_ratings, mean_rating and pct_agree."""
+    per group n_panelists, n_ratings, mean_rating and pct_agree.
+
+    With ``min_group_size``, when either group has fewer panelists (but some), only the counts
+    of panelists are kept: the ratings of a group of one are one person's, and those of the
+    other group give them away by difference from the round's results.
+    """
     r1 = _round_one(ratings, respondents)
     r1 = r1.assign(agrees=r1["rating"].between(*agree))
     groups = (
@@ -173,17 +204,33 @@ def attrition_groups(
     groups["n_panelists"] = groups["n_panelists"].fillna(0).astype(int)
     groups["n_ratings"] = groups["n_ratings"].fillna(0).astype(int)
     groups["pct_agree"] = 100 * groups["pct_agree"]
+    if attrition_too_small(groups["n_panelists"], min_group_size):
+        groups[["n_ratings", "mean_rating", "pct_agree"]] = np.nan
     return groups
 
 
-def attrition_test(ratings: pd.DataFrame, respondents: pd.DataFrame) -> pd.DataFrame:
+def attrition_too_small(n_panelists: pd.Series | list[int], min_group_size: int | None) -> bool:
+    """Whether a group of the attrition comparison has panelists, but fewer than the minimum.
+
+    >>> attrition_too_small([14, 1], 5), attrition_too_small([15, 0], 5)
+    (True, False)
+    >>> attrition_too_small([14, 1], None)
+    False
+    """
+    return bool(min_group_size) and any(0 < int(n) < min_group_size for n in n_panelists)
+
+
+def attrition_test(
+    ratings: pd.DataFrame, respondents: pd.DataFrame, min_group_size: int | None = None
+) -> pd.DataFrame:
     """A one-row Mann-Whitney U test (with a note) on the per-panelist mean round-1 ratings of
-    those who dropped out vs those who stayed (``ATTRITION_RULE``)."""
+    those who dropped out vs those who stayed (``ATTRITION_RULE``); not run when a group is
+    under ``min_group_size`` (:func:`attrition_too_small`)."""
     r1 = _round_one(ratings, respondents)
-    return _mwu(r1.groupby(["group", "panelist"])["rating"].mean())
+    return _mwu(r1.groupby(["group", "panelist"])["rating"].mean(), min_group_size)
 
 
-def _mwu(per_panelist: pd.Series) -> pd.DataFrame:
+def _mwu(per_panelist: pd.Series, min_group_size: int | None = None) -> pd.DataFrame:
     x = per_panelist.get("dropped out", pd.Series(dtype=float)).to_numpy()
     y = per_panelist.get("stayed", pd.Series(dtype=float)).to_numpy()
     row = {
@@ -196,6 +243,8 @@ def _mwu(per_panelist: pd.Series) -> pd.DataFrame:
     }
     if len(x) == 0:
         row["note"] = "nobody dropped out after round 1"
+    elif attrition_too_small([len(x), len(y)], min_group_size):
+        row["note"] = f"fewer than {min_group_size} panelists in a group: not shown"
     elif min(len(x), len(y)) < MIN_PAIRED:
         row["note"] = (
             f"too few panelists in a group for a test (at least {MIN_PAIRED} needed in each)"

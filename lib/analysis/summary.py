@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import pandas as pd
 
 from lib.analysis.flow import families as family_table
+from lib.analysis.rules import cutoff_votes
+from lib.textsafe import short
 from lib.wording import change_summary
 
 __all__ = [
@@ -18,6 +20,14 @@ __all__ = [
     "trajectory_rows",
     "wording_history",
     "attribute_table",
+    "round_labels",
+    "statement_labels",
+    "short_texts",
+    "family_options",
+    "families_labelled",
+    "families_in_domain",
+    "cutoff_note",
+    "agreement_indices",
 ]
 
 
@@ -141,5 +151,62 @@ def attribute_table(by_attribute: pd.DataFrame, attribute: str) -> pd.DataFrame:
         ]
     )
     table = cells.pivot(index="group", columns="round", values="cell")
+    table = table.reindex(pd.unique(f["group"]))  # the frame's order: the pooled row last
     table.columns = [f"Round {c}" for c in table.columns]
     return table.reset_index().rename(columns={"group": "Group"})
+
+
+def round_labels(metrics: pd.DataFrame) -> dict[str, int]:
+    """ "Round 1" -> 1 for every round rated, in order: a picker's options as text.
+
+    >>> round_labels(pd.DataFrame({"round": [2, 1, 2]}))
+    {'Round 1': 1, 'Round 2': 2}
+    """
+    return {f"Round {r}": int(r) for r in sorted(metrics["round"].unique())}
+
+
+def statement_labels(latest: pd.DataFrame, domain: str = "All", width: int = 90) -> dict[str, str]:
+    """A statement picker's label ("S01 — its wording, cut to ``width``") -> statement id, for
+    the statements of ``domain`` ("All": every one); ``latest`` has one row per statement."""
+    rows = latest if domain == "All" else latest[latest["domain"] == domain]
+    ids, texts = rows["statement_id"], rows["text"]
+    return {f"{s} — {short(t, width)}": s for s, t in zip(ids, texts, strict=True)}
+
+
+def short_texts(metrics: pd.DataFrame, width: int = 80) -> dict[str, str]:
+    """Statement id -> its wording on one line, cut to ``width`` (the last row's wording)."""
+    cut = metrics["text"].map(lambda t: short(t, width))
+    return dict(zip(metrics["statement_id"], cut, strict=True))
+
+
+def family_options(families: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The labels of every statement family, in order, and of those with more than one version
+    (``lib.analysis.flow.families``'s frame in)."""
+    labels = list(dict.fromkeys(families["family_label"]))
+    revised = list(dict.fromkeys(families.loc[families["versions"] > 1, "family_label"]))
+    return labels, revised
+
+
+def families_labelled(families: pd.DataFrame, labels: Iterable[str]) -> pd.Series:
+    """The family id of every version in the families with these labels."""
+    return families.loc[families["family_label"].isin(list(labels)), "family"]
+
+
+def families_in_domain(families: pd.DataFrame, metrics: pd.DataFrame, domain: str) -> pd.Series:
+    """The family id of every statement rated in ``domain``."""
+    rated = metrics.loc[metrics["domain"] == domain, "statement_id"]
+    return families.loc[families["statement_id"].isin(rated), "family"]
+
+
+def cutoff_note(metrics: pd.DataFrame, threshold: float | None) -> str:
+    """The rule's threshold in votes of the largest number of valid ratings, for a chart:
+    " (k of n votes)"; "" for a rule without a threshold."""
+    if not threshold:
+        return ""
+    n_max = int(metrics["n"].max())
+    return f" ({cutoff_votes(threshold, n_max)} of {n_max} votes)"
+
+
+def agreement_indices(kendall: pd.DataFrame, alpha: pd.DataFrame) -> pd.DataFrame:
+    """Kendall's W per round with Krippendorff's alpha (and the ratings it used) beside it."""
+    return kendall.merge(alpha[["round", "alpha", "n_ratings"]], on="round")

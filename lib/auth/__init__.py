@@ -8,7 +8,6 @@ closed, whether this server runs the demo, a configured sign-in or observer page
 from lib.auth.access import (
     ACCESS_KEYS,
     AccessState,
-    access_config,
     decide_access,
     role_for_email,
     secrets_file_exists,
@@ -25,7 +24,6 @@ from lib.auth.passwords import (
 from lib.auth.throttle import (
     SignInResult,
     SignInThrottle,
-    Throttle,
     clear_lockout,
     lockout_seconds,
     throttle_path,
@@ -49,6 +47,4 @@ __all__ = [
     "throttle_path",
     "clear_lockout",
     "lockout_seconds",
-    "Throttle",
-    "access_config",
 ]

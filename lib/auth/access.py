@@ -23,7 +23,6 @@ __all__ = [
     "decide_access",
     "secrets_file_exists",
     "role_for_email",
-    "access_config",
 ]
 
 EMAIL_KEYS = {role: f"{role}_emails" for role in PASSWORD_ROLES}
@@ -234,12 +233,3 @@ def role_for_email(user: Mapping[str, Any], access: Mapping[str, Any]) -> str | 
         if isinstance(allowed, list | tuple) and e in {str(x).strip().casefold() for x in allowed}:
             return role
     return None
-
-
-def access_config(secrets: Any) -> dict[str, Any]:
-    """Deprecated: empty only in demo mode; a broken configuration gives no usable key."""
-    files = [Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit/secrets.toml"]
-    state = decide_access(secrets, secrets_file_exists=secrets_file_exists(files), demo_study=True)
-    if state.mode == "demo":
-        return {}
-    return dict(state.access) or {"observer_only": True}

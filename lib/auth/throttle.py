@@ -28,7 +28,6 @@ __all__ = [
     "SignInThrottle",
     "throttle_path",
     "clear_lockout",
-    "Throttle",
 ]
 
 log = logging.getLogger(__name__)
@@ -243,32 +242,3 @@ def clear_lockout(db: str | os.PathLike[str], role: str | None = None) -> list[s
     if not path.exists():
         return []
     return SignInThrottle(path).clear(role)
-
-
-# Deprecated: kept until lib/ui/session.py uses SignInThrottle.
-
-
-class Throttle:
-    """Deprecated one-counter throttle (issue 12 item 6): use :class:`SignInThrottle`."""
-
-    def __init__(self, limit: int = 5, lockout: float = 60.0, clock=time.monotonic) -> None:
-        self.limit, self.lockout, self.clock = limit, lockout, clock
-        self._failures: list[float] = []
-        self._until = 0.0
-        self._lock = threading.Lock()
-
-    def wait_seconds(self) -> float:
-        """Seconds until sign-in is allowed again (0 when it is)."""
-        with self._lock:
-            return max(0.0, self._until - self.clock())
-
-    def record(self, ok: bool) -> None:
-        """Count one attempt."""
-        with self._lock:
-            now = self.clock()
-            if ok:
-                self._failures.clear()
-                return
-            self._failures = [t for t in self._failures if now - t < self.lockout] + [now]
-            if len(self._failures) >= self.limit:
-                self._until, self._failures = now + self.lockout, []

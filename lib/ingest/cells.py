@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +29,13 @@ __all__ = [
 _LABEL_NUMBER = re.compile(r"\(\s*(-?\d+)\s*\)\s*$")
 _DATE_PARTS = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}")
 _SERIAL_EPOCH = dt.datetime(1899, 12, 30)
+# Invisible characters besides the format ones (category Cf: zero-width space and joiners, soft
+# hyphen, BOM, bidi marks): the combining grapheme joiner, variation selectors, Hangul fillers.
+_IGNORABLE = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
 _ISO = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S")
 _DMY = (
     "%d/%m/%Y %H:%M:%S",
@@ -55,12 +64,34 @@ def cell_text(value: Any) -> str:
 
 
 def identity_key(value: Any) -> str:
-    """Identities are compared trimmed and case-folded.
+    """The form identities are compared in: NFKC, invisible characters dropped, trimmed, and each
+    letter case-folded on its own (Unicode simple case folding), so ``straße`` and ``strasse``
+    stay two people while ``STRAẞE``, ``Straße`` and ``straße`` are one.
 
-    >>> identity_key("  Ann@Example.org ")
-    'ann@example.org'
+    >>> identity_key("  Ann@Example.org "), identity_key("Stra\u00dfe@x") == "strasse@x"
+    ('ann@example.org', False)
     """
-    return str(value).strip().casefold()
+    text = str(value)
+    if text.isascii():  # nearly every identity: NFKC and case folding agree with lower()
+        return text.strip().lower()
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isprintable() or not _IGNORABLE.isdisjoint(text):  # Cf is never printable
+        text = "".join(c for c in text if c not in _IGNORABLE and unicodedata.category(c) != "Cf")
+    text = text.strip()
+    folded = text.casefold()  # each character folded to one is its simple folding
+    return folded if len(folded) == len(text) else "".join(map(_simple_fold, text))
+
+
+@functools.cache
+def _simple_fold(c: str) -> str:
+    """One character case-folded without changing the length: str.casefold's full folding
+    writes ß as ss (merging two spellings of two names); where full folding makes several
+    characters, the one-character lowercase is Unicode's simple folding (ẞ -> ß), else ``c``."""
+    folded = c.casefold()
+    if len(folded) == 1:
+        return folded
+    lower = c.lower()
+    return lower if len(lower) == 1 else c
 
 
 # --- ratings ---------------------------------------------------------------------------------

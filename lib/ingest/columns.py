@@ -12,9 +12,11 @@ from lib.ingest.cells import cell_text, parse_rating
 from lib.ingest.context import Context, RoundTab
 from lib.ingest.report import column_letter
 
-__all__ = ["Catalogue", "Column", "classify", "find_column", "split_id"]
+__all__ = ["MAX_HEADER", "Catalogue", "Column", "classify", "find_column", "grid_parts", "split_id"]
 
-_GRID = re.compile(r"^(?P<title>.*?)\s*\[(?P<row>.+)\]\s*$", re.S)
+# Longer headers are reported and their column ignored: a question title with its grid row is a
+# few hundred characters; a cell can hold 32,767 (Excel) or 50,000 (Sheets).
+MAX_HEADER = 4000
 _ID = re.compile(
     r"^\s*(?:\[(?P<b>[A-Za-z]{0,4}\d+(?:\.\d+)*[a-z]?)\]|(?P<p>[A-Za-z]{1,4}\d+(?:\.\d+)*[a-z]?)"
     r"(?=\s*[.:)–—-]|\s))\s*[.:)–—-]?\s*(?P<rest>.*)$",
@@ -32,6 +34,22 @@ def split_id(title: str) -> tuple[str | None, str]:
     if not m or not m.group("rest").strip():
         return None, title.strip()
     return (m.group("b") or m.group("p")), m.group("rest").strip()
+
+
+def grid_parts(header: str) -> tuple[str, str] | None:
+    """(title, row) of a grid question's header ``'Title [row]'``, else None; linear time.
+
+    The row runs from the first ``[`` to the last ``]`` (which only whitespace may follow), as
+    Google Forms writes it; a regular expression for this took quadratic time on long headers.
+
+    >>> grid_parts("How much? [S01. Acne [severe]] "), grid_parts("S01. Plain"), grid_parts("x []")
+    (('How much?', 'S01. Acne [severe]'), None, None)
+    """
+    text = header.rstrip()
+    start = text.find("[")
+    if not text.endswith("]") or start < 0 or start >= len(text) - 2:
+        return None
+    return text[:start].rstrip(), text[start + 1 : -1]
 
 
 def find_column(header: list[str], name: str) -> list[int]:
@@ -70,8 +88,8 @@ class Catalogue:
 
     def match(self, header: str) -> Column | None:
         """The statement a question header asks about (a grid row first), or None."""
-        grid = _GRID.match(header)
-        candidates = [(grid.group("row"), grid.group("title"), True)] if grid else []
+        grid = grid_parts(header)
+        candidates = [(grid[1], grid[0], True)] if grid else []
         candidates.append((header, "Unassigned", False))
         for text, title, is_grid in candidates:
             col = self._match_one(text.strip(), title.strip() or "Unassigned", is_grid)
@@ -98,6 +116,10 @@ def classify(tab: RoundTab, ctx: Context) -> list[Column]:
     seen: dict[str, int] = {}
     comment_re = re.compile(ctx.cfg.comment_pattern)
     for j, h in enumerate(tab.header):
+        if len(h) > MAX_HEADER:
+            _too_long(tab, j, ctx)
+            cols.append(Column(j, h, "other"))
+            continue
         col = cat.match(h) if h else None
         if col is not None:
             col.index, col.header = j, h
@@ -115,6 +137,13 @@ def classify(tab: RoundTab, ctx: Context) -> list[Column]:
         cols.append(col)
     _attach_comments(cols, set(seen))
     return cols
+
+
+def _too_long(tab: RoundTab, j: int, ctx: Context) -> None:
+    """Report an over-long header (quoted only in part) and leave its column out."""
+    h = tab.header[j]
+    why = f"the header has {len(h):,} characters, more than {MAX_HEADER:,}; column ignored"
+    ctx.report.add(tab.name, 1, j, h[:200] + "…", "header too long", why)
 
 
 def _attach_comments(cols: list[Column], ids: set[str]) -> None:
@@ -139,7 +168,12 @@ def _attach_comments(cols: list[Column], ids: set[str]) -> None:
 def report_unmatched(tab: RoundTab, cols: list[Column], ctx: Context, skip: set[int]) -> None:
     """Report columns that look like rating questions but match no statement."""
     for col in cols:
-        if col.kind != "other" or col.index in skip or not col.header:
+        if (
+            col.kind != "other"
+            or col.index in skip
+            or not col.header
+            or len(col.header) > MAX_HEADER
+        ):
             continue
         values = _filled(tab.rows, col.index)
         parsed = [parse_rating(v, ctx.cfg) for v in values]

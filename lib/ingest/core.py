@@ -38,7 +38,7 @@ class IngestResult:
     ratings: pd.DataFrame  # RATING_COLUMNS; one row per respondent × statement of the round
     respondents: pd.DataFrame  # round, identity, submitted_at, tab, row
     statements: pd.DataFrame  # statement_id, round, domain, text, revised_from
-    panel: pd.DataFrame  # identity, display, then attribute columns (may be empty)
+    panel: pd.DataFrame  # identity, display, name, then the listed attributes (may be empty)
     problems: pd.DataFrame  # PROBLEM_COLUMNS
     identities: dict[str, str]  # identity key -> identity as first written
 

@@ -1,7 +1,16 @@
-"""The Panel tab: who was invited, as first written, with their attributes."""
+"""The Panel tab: who was invited, as first written, with their name and listed attributes.
+
+Only the columns the study configuration lists in ``panel_attributes`` become attributes, the
+values observers may see (in groups pooled under ``privacy.min_group_size``).  Every other
+column (names, phones, profiles, anything) stays out: the first column called "… name …" gives
+the coordinator's identity table the panelist's name, and nothing else of them is kept.
+Whether a listed column *looks* identifying is only a warning in the report: the allowlist,
+not a guess from header words, decides.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -11,13 +20,23 @@ from lib.ingest.cells import cell_text, identity_key
 from lib.ingest.columns import find_column
 from lib.ingest.report import Report, column_letter
 
-__all__ = ["read_panel"]
+__all__ = ["PANEL_COLUMNS", "read_panel"]
+
+PANEL_COLUMNS = ["identity", "display", "name"]  # then one column per listed attribute
+_NAME = re.compile(r"(?i)\bname\b")  # the name for the coordinator's mail merge
+# Header words and values that suggest a listed attribute identifies someone: a warning only.
+_IDENTIFYING = re.compile(
+    r"(?i)(name|\bnom\b|surname|initials|e-?mail|phone|mobile|\btel\b|address|contact|linkedin"
+    r"|orcid|twitter|website|birth)"
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.\w")
 
 
 def read_panel(tabs: dict[str, list[list[Any]]], cfg: StudyConfig, report: Report) -> pd.DataFrame:
-    """identity (key), display (as written), then one column per attribute; empty without panel."""
+    """identity (key), display (as written), name (or None), then one column per attribute
+    listed in ``cfg.panel_attributes`` and found in the tab; empty without a panel."""
     tab = cfg.panel_tab
-    empty = pd.DataFrame(columns=["identity", "display"])
+    empty = pd.DataFrame(columns=PANEL_COLUMNS)
     if not tab or tab not in tabs or not tabs[tab]:
         return empty
     rows = tabs[tab]
@@ -27,10 +46,11 @@ def read_panel(tabs: dict[str, list[list[Any]]], cfg: StudyConfig, report: Repor
         why = f"the '{tab}' tab has no '{cfg.identity_column}' column; panel ignored"
         report.add(tab, 1, None, "", "no identity column", why)
         return empty
-    attrs = _attribute_columns(header, ids[0], tab, report)
+    attrs = _attribute_columns(header, ids[0], cfg.panel_attributes, tab, report)
+    named = [j for j, h in enumerate(header) if j != ids[0] and _NAME.search(h)]
     out, seen = [], set()
     for i, row in enumerate(rows[1:], start=2):
-        written = cell_text(row[ids[0]]) if ids[0] < len(row) else ""
+        written = _cell(row, ids[0])
         if not written:
             continue
         key = identity_key(written)
@@ -39,27 +59,56 @@ def read_panel(tabs: dict[str, list[list[Any]]], cfg: StudyConfig, report: Repor
             report.add(tab, i, ids[0], header[ids[0]], "duplicate panelist", why)
             continue
         seen.add(key)
-        rec = {"identity": key, "display": written}
-        rec.update({h: (cell_text(row[j]) if j < len(row) else "") for j, h in attrs})
+        rec = {"identity": key, "display": written, "name": _cell(row, named[0]) if named else ""}
+        rec.update({h: _cell(row, j) for j, h in attrs})
         out.append(rec)
-    return pd.DataFrame(out, columns=["identity", "display", *[h for _, h in attrs]])
+    panel = pd.DataFrame(out, columns=[*PANEL_COLUMNS, *[h for _, h in attrs]])
+    _warn_email_values(panel, attrs, tab, report)
+    return panel.assign(name=panel["name"].map(lambda v: v or None))
+
+
+def _cell(row: list[Any], j: int) -> str:
+    return cell_text(row[j]) if j < len(row) else ""
 
 
 def _attribute_columns(
-    header: list[str], id_col: int, tab: str, report: Report
+    header: list[str], id_col: int, listed: tuple[str, ...], tab: str, report: Report
 ) -> list[tuple[int, str]]:
-    """Panel attribute columns under unique names: a repeated or reserved one gets its letter."""
-    taken, out = {"identity", "display"}, []
+    """The listed columns, under unique names (a repeated or reserved one gets its letter);
+    a listed name with no column, or one that looks identifying, is reported."""
+    wanted = {name.casefold(): name for name in listed}
+    taken, out, found = set(PANEL_COLUMNS), [], set()
     for j, h in enumerate(header):
-        if j == id_col or not h:
+        if j == id_col or h.casefold() not in wanted:
             continue
+        found.add(h.casefold())
         name = h
         while name in taken:
             name = f"{name} ({column_letter(j)})"
         if name != h:
-            kind = "renamed column" if h in ("identity", "display") else "duplicate header"
+            kind = "renamed column" if h in PANEL_COLUMNS else "duplicate header"
             why = f"another column is already called {h[:80]!r}; this one is kept as {name[:90]!r}"
             report.add(tab, 1, j, h, kind, why)
+        if _IDENTIFYING.search(h):
+            why = (
+                f"{h[:80]!r} is listed in panel_attributes but its header suggests it identifies "
+                "a person; observers see its values (groups under the minimum pooled)"
+            )
+            report.add(tab, 1, j, h, "attribute may identify", why)
         taken.add(name)
         out.append((j, name))
+    for key, name in wanted.items():
+        if key not in found:
+            why = f"panel_attributes lists {name[:80]!r} but the '{tab}' tab has no such column"
+            report.add(tab, 1, None, name, "attribute not found", why)
     return out
+
+
+def _warn_email_values(
+    panel: pd.DataFrame, attrs: list[tuple[int, str]], tab: str, report: Report
+) -> None:
+    """A listed column holding e-mail addresses is reported (it is still an attribute)."""
+    for j, name in attrs:
+        if panel[name].str.contains(_EMAIL).any():
+            why = f"{name[:80]!r} is listed in panel_attributes but holds e-mail addresses"
+            report.add(tab, 1, j, name, "attribute may identify", why)

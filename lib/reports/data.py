@@ -82,10 +82,12 @@ class FeedbackData:
     responded: frozenset[str]
 
 
-def build_report_data(
-    frames: ReportInputs, cfg: StudyConfig, *, min_group_size: int | None = None
-) -> ReportData:
-    """A snapshot's report: metrics, flows, panel, statistics and a drafted narrative."""
+def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
+    """A snapshot's report: metrics, flows, panel, statistics and a drafted narrative.
+
+    The panel's groups are pooled under ``cfg.min_group_size`` whoever asks: a report is made
+    to be passed on, and it shows the sizes the Panel page shows.
+    """
     info = frames.info
     rule = rule_from_dict(info["rule"])
     # As the snapshot's metrics were computed, whatever the configuration says today.
@@ -111,7 +113,7 @@ def build_report_data(
         distribution=frames.distribution,
         rates=participation.participation(frames.respondents, frames.response_rates),
         flow=round_flow(metrics),
-        panel=panel_composition(frames.panel_attributes, min_group_size),
+        panel=panel_composition(frames.panel_attributes, cfg.min_group_size),
         comments=frames.comments,
         kendall=kendall,
         stability=stab,

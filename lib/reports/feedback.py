@@ -6,6 +6,7 @@ A document names no other panelist and carries nothing that runs (no script may 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import re
@@ -26,6 +27,7 @@ __all__ = [
     "feedback_file_name",
     "feedback_parts",
     "feedback_html",
+    "feedback_data_url",
     "feedback_zip",
     "mail_merge_csv",
     "zip_files",
@@ -134,6 +136,17 @@ def feedback_html(
         took_part=panelist in fd.responded,
         css=stylesheet("base.css", "feedback.css", "charts.css"),
     )
+
+
+def feedback_data_url(
+    fd: FeedbackData, panelist: str, parts: dict[str, StatementPart] | None = None
+) -> str:
+    """One panelist's feedback as a ``data:`` URL, to preview in a frame.
+
+    A ``data:`` URL has an opaque origin: a document shown from it cannot reach the app.
+    """
+    doc = base64.b64encode(feedback_html(fd, panelist, parts).encode("utf-8")).decode("ascii")
+    return f"data:text/html;base64,{doc}"
 
 
 def zip_files(files: dict[str, str | bytes], when: dt.datetime) -> bytes:

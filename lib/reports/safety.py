@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["neutralise", "safe_frame", "safe_csv", "safe_workbook"]
+__all__ = ["neutralise", "safe_frame", "safe_csv", "safe_workbook", "typed_text"]
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
 # (OWASP "CSV injection"); a leading apostrophe makes it inert text.
@@ -42,14 +42,35 @@ def safe_csv(frame: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
-def safe_workbook(sheets: dict[str, pd.DataFrame]) -> bytes:
-    """An XLSX file with a sheet per frame: bold frozen header, columns sized to their text."""
+def safe_workbook(sheets: dict[str, pd.DataFrame], *, as_typed_text: bool = False) -> bytes:
+    """An XLSX file with a sheet per frame: bold frozen header, columns sized to their text.
+
+    A text cell that would run as a formula gets a leading apostrophe (``neutralise``), or with
+    ``as_typed_text`` is written unchanged as typed text (``typed_text``), for cells meant to be
+    copied back into a sheet as they are.
+    """
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, frame in sheets.items():
-            safe_frame(frame).to_excel(xw, sheet_name=name, index=False)
+            (frame if as_typed_text else safe_frame(frame)).to_excel(
+                xw, sheet_name=name, index=False
+            )
+            if as_typed_text:
+                typed_text(xw.sheets[name])
             _format_sheet(xw.sheets[name], frame)
     return buf.getvalue()
+
+
+def typed_text(ws: Any) -> None:
+    """Every text cell of ``ws`` that starts like a formula becomes typed text: a string cell
+    with the quote-prefix style (what typing ``'=x`` in Excel or Sheets makes).  It shows and
+    pastes as written, apostrophe-free, and never runs; openpyxl would otherwise store a text
+    starting with ``=`` as a formula."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+                cell.data_type = "s"
+                cell.quotePrefix = True
 
 
 def _format_sheet(ws: Any, frame: pd.DataFrame) -> None:

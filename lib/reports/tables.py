@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lib.analysis import flow, solidity
+from lib.analysis import flow, participation, solidity
+from lib.analysis.groups import other_label
 from lib.analysis.rules import STATUSES, Rule
 
 if TYPE_CHECKING:
@@ -96,24 +97,30 @@ def round_flow(metrics: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index().astype("int64")
 
 
-def panel_composition(attributes: pd.DataFrame, min_group_size: int | None = None) -> pd.DataFrame:
-    """Counts per panel attribute value (numbers summarised); groups under the size pooled.
+def panel_composition(attributes: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
+    """Counts per panel attribute group, pooled as the Panel page pools them.
 
-    With ``min_group_size`` (observers) a number's range is left out: its ends are one person.
+    The groups are ``participation.attribute_groups`` (``groups.pool_small_groups``), so the
+    report shows no size the page hides nor the reverse.  An attribute whose values are all
+    numbers is summarised by its median and IQR instead (no range: its ends are one person);
+    an attribute held by fewer than ``min_group_size`` panelists in all is left out.
     """
+    shown = participation.attribute_groups(attributes, min_group_size)
     rows = []
-    for attr, part in attributes.groupby("attribute", sort=True):
-        values = pd.to_numeric(part["value"], errors="coerce")
-        if values.notna().all() and len(values):
-            q1, med, q3 = values.quantile([0.25, 0.5, 0.75])  # type 7, as everywhere else
-            span = "" if min_group_size else f"; range {values.min():g}–{values.max():g}"
-            rows.append((attr, f"median {med:g} (IQR {q1:g}–{q3:g}{span})", len(values)))
+    for attr, part in attributes.dropna(subset=["attribute"]).groupby("attribute", sort=True):
+        pooled = shown[shown["attribute"] == attr]
+        if pooled["group"].isna().all():
             continue
-        counts = part["value"].value_counts()
-        small = counts[counts < min_group_size] if min_group_size else counts.iloc[0:0]
-        rows += [(attr, v, int(n)) for v, n in counts.items() if v not in small.index]
-        if len(small):
-            rows.append((attr, f"Other (each group under {min_group_size})", int(small.sum())))
+        values = pd.to_numeric(part["value"], errors="coerce")
+        if values.notna().all():
+            q1, med, q3 = values.quantile([0.25, 0.5, 0.75])  # type 7, as everywhere else
+            rows.append((attr, f"median {med:g} (IQR {q1:g}–{q3:g})", len(values)))
+            continue
+        counts = pooled["group"].value_counts()
+        other = other_label(min_group_size)
+        by_size = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        rows += [(attr, v, int(n)) for v, n in by_size if v != other]
+        rows += [(attr, other, int(counts[other]))] if other in counts.index else []
     return pd.DataFrame(rows, columns=["attribute", "value", "count"])
 
 

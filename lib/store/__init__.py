@@ -7,13 +7,20 @@ other stage.  Identities live only in ``identity_map``; every other table holds 
 P02, … by first appearance).
 
 Modules: ``database`` (the schema, connections, a damaged file), ``snapshots`` (writing one),
-``queries`` (named reads of a snapshot), ``settings`` (pin, settings, refresh log).  Callers use
-``from lib import store`` and the names below.
+``queries`` (named reads of a snapshot), ``settings`` (publications, settings, refresh log).
+Callers use ``from lib import store`` and the names below.
 """
 
 from __future__ import annotations
 
-from lib.store.database import SCHEMA, StoreCorrupt, StoreError, connect, move_aside
+from lib.store.database import (
+    SCHEMA,
+    StoreCorrupt,
+    StoreError,
+    check_readable,
+    connect,
+    move_aside,
+)
 from lib.store.queries import (
     changes_between,
     comments_for,
@@ -27,6 +34,7 @@ from lib.store.queries import (
     panel_attributes,
     problems_for,
     ratings_for,
+    respondent_differences,
     respondents_for,
     response_rates,
     snapshot_hash,
@@ -34,10 +42,11 @@ from lib.store.queries import (
     statements_for,
 )
 from lib.store.settings import (
+    add_publication,
     log_refresh,
-    pinned_snapshot_id,
+    publications,
+    published_snapshot_id,
     refresh_log,
-    set_pin,
     set_setting,
     setting,
 )
@@ -48,6 +57,7 @@ __all__ = [
     "StoreError",
     "StoreCorrupt",
     "connect",
+    "check_readable",
     "move_aside",
     "content_hash",
     "write_snapshot",
@@ -65,13 +75,15 @@ __all__ = [
     "ratings_for",
     "panel_attributes",
     "nonresponders",
-    "set_pin",
-    "pinned_snapshot_id",
+    "published_snapshot_id",
+    "publications",
+    "add_publication",
     "log_refresh",
     "refresh_log",
     "changes_between",
     "set_setting",
     "setting",
     "respondents_for",
+    "respondent_differences",
     "feedback_recipients",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "respondents_for",
     "feedback_recipients",
     "changes_between",
+    "respondent_differences",
 ]
 
 
@@ -37,13 +38,9 @@ def latest_snapshot_id(con: duckdb.DuckDBPyConnection) -> int | None:
 
 
 def current_snapshot_id(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The snapshot the committee sees: the pinned one if pinned and present, else the latest."""
-    row = con.execute(
-        """SELECT s.snapshot_id FROM settings p
-           JOIN snapshots s ON s.snapshot_id = TRY_CAST(p.value AS INTEGER)
-           WHERE p.key = 'pinned_snapshot'"""
-    ).fetchone()
-    return row[0] if row else latest_snapshot_id(con)
+    """The coordinator's snapshot: the newest one.  Observers see the published one instead
+    (``lib.store.settings.published_snapshot_id``)."""
+    return latest_snapshot_id(con)
 
 
 def snapshot_hash(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> str | None:
@@ -180,12 +177,20 @@ def ratings_for(
 
 
 def panel_attributes(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:
-    """Non-identifying panel attributes, one row per panelist × attribute."""
+    """Panel attributes the configuration lists, one row per panelist × attribute.
+
+    A snapshot written before ``panel_attributes`` existed kept every column a header-word
+    filter let through (surnames, phones): its configuration has no such key, and none of its
+    attributes are returned.
+    """
     return read_frame(
         con,
         """
-        SELECT panelist, attribute, value FROM panel
-        WHERE snapshot_id = ? AND attribute IS NOT NULL ORDER BY panelist, attribute""",
+        SELECT p.panelist, p.attribute, p.value FROM panel p
+        JOIN snapshots s ON s.snapshot_id = p.snapshot_id
+        WHERE p.snapshot_id = ? AND p.attribute IS NOT NULL
+          AND json_exists(s.config_json, '$.panel_attributes')
+        ORDER BY p.panelist, p.attribute""",
         [snapshot_id],
     )
 
@@ -247,6 +252,47 @@ def changes_between(con: duckdb.DuckDBPyConnection, old: int | None, new: int) -
                    AS changed_responses,
                count(*) FILTER (WHERE n.panelist IS NULL) AS removed_responses,
                count(n.panelist) AS respondents
+        FROM n FULL JOIN o ON o.round = n.round AND o.panelist = n.panelist
+        GROUP BY ALL ORDER BY round""",
+        {"old": old, "new": new},
+    )
+
+
+def respondent_differences(
+    con: duckdb.DuckDBPyConnection, old: int | None, new: int
+) -> pd.DataFrame:
+    """Per round, the respondents of snapshot ``new`` and how many differ from snapshot ``old``
+    (None: an empty one): ``added``, ``removed``, and ``changed`` (any answer, comment,
+    submission time or panel attribute), by pseudonym.  What observers comparing the two could
+    learn about individuals is bounded by these counts."""
+    return read_frame(
+        con,
+        """
+        WITH answers AS (
+            SELECT snapshot_id, round, panelist,
+                   list((statement_id, rating, no_opinion, comment)
+                        ORDER BY statement_id, rating, no_opinion, comment) AS answers
+            FROM ratings WHERE snapshot_id IN ($old, $new) GROUP BY ALL
+        ), attributes AS (
+            SELECT snapshot_id, panelist,
+                   list((attribute, value) ORDER BY attribute, value) AS attributes
+            FROM panel WHERE snapshot_id IN ($old, $new) AND attribute IS NOT NULL GROUP BY ALL
+        ), people AS (
+            SELECT r.snapshot_id, r.round, r.panelist, max(r.submitted_at) AS submitted_at,
+                   any_value(a.answers) AS answers, any_value(p.attributes) AS attributes
+            FROM respondents r
+            LEFT JOIN answers a USING (snapshot_id, round, panelist)
+            LEFT JOIN attributes p USING (snapshot_id, panelist)
+            WHERE r.snapshot_id IN ($old, $new) GROUP BY ALL
+        ), o AS (SELECT * FROM people WHERE snapshot_id = $old),
+           n AS (SELECT * FROM people WHERE snapshot_id = $new)
+        SELECT coalesce(n.round, o.round) AS round,
+               count(n.panelist) AS respondents,
+               count(*) FILTER (WHERE o.panelist IS NULL) AS added,
+               count(*) FILTER (WHERE n.panelist IS NULL) AS removed,
+               count(*) FILTER (WHERE o.panelist IS NOT NULL AND n.panelist IS NOT NULL
+                   AND (o.submitted_at, o.answers, o.attributes)
+                       IS DISTINCT FROM (n.submitted_at, n.answers, n.attributes)) AS changed
         FROM n FULL JOIN o ON o.round = n.round AND o.panelist = n.panelist
         GROUP BY ALL ORDER BY round""",
         {"old": old, "new": new},

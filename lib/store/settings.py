@@ -1,4 +1,9 @@
-"""What the database keeps besides snapshots: the pinned snapshot, settings, the refresh log."""
+"""What the database keeps besides snapshots: publications, settings, the refresh log.
+
+A publication makes one snapshot the one observers see (and the committee, unless they pick
+another); publications are only ever added, so the history of what was shown stays readable.
+``lib.coordination.publish`` decides whether a snapshot may be published; this module stores.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ import pandas as pd
 from lib.store.database import read_frame
 
 __all__ = [
-    "pinned_snapshot_id",
-    "set_pin",
+    "published_snapshot_id",
+    "publications",
+    "add_publication",
     "set_setting",
     "setting",
     "log_refresh",
@@ -20,19 +26,41 @@ __all__ = [
 ]
 
 
-def pinned_snapshot_id(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The pinned snapshot id, or None."""
-    row = con.execute(
-        "SELECT TRY_CAST(value AS INTEGER) FROM settings WHERE key = 'pinned_snapshot'"
-    ).fetchone()
+def published_snapshot_id(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The snapshot of the latest publication (None before the first one)."""
+    try:
+        row = con.execute(
+            """SELECT p.snapshot_id FROM publications p
+               JOIN snapshots s USING (snapshot_id)
+               ORDER BY p.publication_id DESC LIMIT 1"""
+        ).fetchone()
+    except duckdb.CatalogException:  # a file from before publications, opened read-only
+        return None
     return row[0] if row else None
 
 
-def set_pin(con: duckdb.DuckDBPyConnection, snapshot_id: int | None) -> None:
-    """Pin the committee view to a snapshot (None unpins)."""
-    con.execute("DELETE FROM settings WHERE key = 'pinned_snapshot'")
-    if snapshot_id is not None:
-        con.execute("INSERT INTO settings VALUES ('pinned_snapshot', ?)", [str(snapshot_id)])
+def publications(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every publication, newest first: publication_id, snapshot_id, published_at and the
+    rounds closed as of it (``closed_rounds``, a list)."""
+    try:
+        return read_frame(con, "SELECT * FROM publications ORDER BY publication_id DESC")
+    except duckdb.CatalogException:
+        return pd.DataFrame(
+            columns=["publication_id", "snapshot_id", "published_at", "closed_rounds"]
+        )
+
+
+def add_publication(
+    con: duckdb.DuckDBPyConnection, snapshot_id: int, closed_rounds: list[int]
+) -> int:
+    """Record that ``snapshot_id`` is published, with every round closed so far; return the
+    publication's id.  Checks nothing: the caller decides whether it may be published."""
+    pid = con.execute("SELECT coalesce(max(publication_id), 0) + 1 FROM publications").fetchone()[0]
+    con.execute(
+        "INSERT INTO publications VALUES (?, ?, now()::TIMESTAMP, ?)",
+        [pid, snapshot_id, sorted({int(r) for r in closed_rounds})],
+    )
+    return pid
 
 
 def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: Any) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
+
+from lib.store.settings import log_refresh
 
 if TYPE_CHECKING:  # storage imports no other stage at run time
     from lib.ingest import IngestResult
@@ -49,8 +50,9 @@ _METRIC_STORE_COLUMNS = [
 ]
 _INSERT_SNAPSHOT = """
 INSERT INTO snapshots VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-# Panel columns that identify a person never leave identity_map.
-_IDENTIFYING = re.compile(r"(?i)\b(name|e-?mail|phone|mobile|address|contact)\b")
+# The panel frame's own columns; every other column is an attribute the configuration lists
+# (lib.ingest.panel keeps no other), the only panel values stored outside identity_map.
+_PANEL_OWN = ("identity", "display", "name")
 
 
 def content_hash(tabs: dict[str, list[list[Any]]], config: dict[str, Any]) -> str:
@@ -75,7 +77,8 @@ def write_snapshot(
     config: dict[str, Any],
     started: float | None = None,
 ) -> int:
-    """Store one snapshot and its precomputed metrics in one transaction; return its id.
+    """Store one snapshot, its precomputed metrics and its refresh-log line in one transaction;
+    return its id.
 
     ``metrics`` holds one row per (round, statement) with the ``metrics`` table's columns (what
     ``lib.analysis.consensus.compute_metrics`` returns for ``result.ratings``); ``rule`` is the
@@ -94,11 +97,28 @@ def write_snapshot(
         duration = (time.perf_counter() - started) if started else None
         # the snapshot row last: a snapshot that exists always has all its tables
         con.execute(_INSERT_SNAPSHOT, [sid, *row, duration])
+        # and its refresh-log line in the same commit: a kill cannot leave one without the other
+        log_refresh(con, source, "new", sid, f"snapshot {sid} stored", duration or 0.0)
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as exc:
+        _rollback(con, exc)
         raise
     return sid
+
+
+def _rollback(con: duckdb.DuckDBPyConnection, failure: BaseException) -> None:
+    """Undo the open transaction; if that fails too, ``failure`` is still what is raised.
+
+    A failed COMMIT (a full disk: "Could not write file ...wal: No space left on device") ends
+    the transaction, and the ROLLBACK then fails with "no transaction is active", which used to
+    replace the error that says what went wrong.
+    """
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error as exc:
+        failure.add_note(f"(the rollback failed as well: {exc})")
+        exc.__context__ = None  # it was raised while handling ``failure``: no cycle
+        failure.__context__ = exc
 
 
 def _counts(result: IngestResult) -> list[int]:
@@ -165,31 +185,22 @@ def _assign_pseudonyms(
             new, columns=["identity_key", "panelist", "identity", "name", "first_snapshot"]
         ).astype({"name": object})
         con.register("_new_identities", frame)
-        try:
-            con.execute(
-                "INSERT INTO identity_map SELECT identity_key, panelist, identity, "
-                "CAST(name AS VARCHAR), first_snapshot FROM _new_identities"
-            )
-        finally:
-            con.unregister("_new_identities")
+        con.execute(
+            "INSERT INTO identity_map SELECT identity_key, panelist, identity, "
+            "CAST(name AS VARCHAR), first_snapshot FROM _new_identities"
+        )
+        con.unregister("_new_identities")  # not in a finally: see _insert
     return known
 
 
 def _panel_names(panel: pd.DataFrame) -> dict[str, str]:
-    cols = [c for c in panel.columns if re.search(r"(?i)\bname\b", str(c))]
-    if not cols:
+    if "name" not in panel.columns:
         return {}
-    return {k: str(v) for k, v in zip(panel["identity"], panel[cols[0]], strict=True) if v}
+    return {k: str(v) for k, v in zip(panel["identity"], panel["name"], strict=True) if v}
 
 
 def _panel_long(panel: pd.DataFrame, pseudo: dict[str, str]) -> pd.DataFrame:
-    attrs = [
-        c
-        for c in panel.columns
-        if c not in ("identity", "display")
-        and not _IDENTIFYING.search(str(c))
-        and not panel[c].astype(str).str.contains("@").any()
-    ]
+    attrs = [c for c in panel.columns if c not in _PANEL_OWN]
     values = [panel[a].tolist() for a in attrs]
     rows = [
         (pseudo[k], a, str(v[i]))
@@ -205,8 +216,8 @@ def _insert(
 ) -> None:
     data = frame.reindex(columns=columns).assign(snapshot_id=sid)[["snapshot_id", *columns]]
     con.register("_incoming", data)
-    try:
-        cols = ", ".join(f'"{c}"' for c in ["snapshot_id", *columns])
-        con.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM _incoming")
-    finally:
-        con.unregister("_incoming")
+    cols = ", ".join(f'"{c}"' for c in ["snapshot_id", *columns])
+    con.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM _incoming")
+    # not in a finally: after a failed INSERT the transaction is aborted, unregistering raises
+    # "Current transaction is aborted" and that would replace the INSERT's own error
+    con.unregister("_incoming")

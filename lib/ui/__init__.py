@@ -3,8 +3,10 @@
 - :mod:`lib.ui.session`: routing, settings, roles and sign-in, the snapshot of this run;
 - :mod:`lib.ui.loaders`: typed per-snapshot loaders (``metrics()``, ``stat(fn, ...)``,
   ``figure(builder, ...)``), cached on the database, the snapshot and the function;
-- :mod:`lib.ui.widgets`: untrusted text shown literally, shared captions and tables;
-- :mod:`lib.ui.columns`: column configurations of the app's tables.
+- :mod:`lib.ui.widgets`: untrusted text shown literally, shared captions, tables and lists, a
+  row of download buttons;
+- :mod:`lib.ui.columns`: column configurations of the app's tables;
+- :mod:`lib.ui.publish`: the Coordinator page's Publish panel.
 """
 
 from lib.ui import columns
@@ -25,8 +27,11 @@ from lib.ui.loaders import (
     stat,
     statements,
 )
+from lib.ui.publish import publish_panel
 from lib.ui.session import (
     RANK,
+    access_banner,
+    access_state,
     at_least,
     config,
     db_path,
@@ -42,14 +47,26 @@ from lib.ui.session import (
 )
 from lib.ui.widgets import (
     MANY_COMMENTS,
+    agreement_table,
+    comments_list,
+    download_buttons,
     escape,
+    feedback_preview,
     inapplicable_captions,
+    metrics_table,
     plain,
     plain_title,
     problems_table,
     refresh_summary,
+    report_narrative,
+    require_ratings,
+    rules_table,
     scale_labels,
     snapshot_caption,
+    solidity_table,
+    stability_table,
+    trajectory_picker,
+    wording_versions,
 )
 
 __all__ = [
@@ -70,6 +87,8 @@ __all__ = [
     "stat",
     "statements",
     "RANK",
+    "access_banner",
+    "access_state",
     "at_least",
     "config",
     "db_path",
@@ -82,6 +101,7 @@ __all__ = [
     "role",
     "sign_in_panel",
     "snapshot_id",
+    "publish_panel",
     "MANY_COMMENTS",
     "escape",
     "inapplicable_captions",
@@ -89,6 +109,18 @@ __all__ = [
     "plain_title",
     "problems_table",
     "refresh_summary",
+    "require_ratings",
     "scale_labels",
     "snapshot_caption",
+    "trajectory_picker",
+    "wording_versions",
+    "metrics_table",
+    "solidity_table",
+    "stability_table",
+    "agreement_table",
+    "rules_table",
+    "comments_list",
+    "download_buttons",
+    "report_narrative",
+    "feedback_preview",
 ]

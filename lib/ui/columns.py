@@ -6,6 +6,9 @@ from typing import Any
 
 import streamlit as st
 
+from lib.next_round import ACTIONS
+from lib.textsafe import escape_markdown
+
 __all__ = [
     "ROUND",
     "ROUNDS",
@@ -22,9 +25,13 @@ __all__ = [
     "CHANGES",
     "PROBLEMS",
     "HISTORY",
+    "PUBLICATION",
     "REFRESH_LOG",
     "NONRESPONDERS",
     "COMMENTS",
+    "rules",
+    "NEXT_ROUND_PLAN",
+    "new_statements",
 ]
 
 _NUM = st.column_config.NumberColumn
@@ -144,6 +151,18 @@ STABILITY: dict[str, Any] = {
 }
 COMMENTS: dict[str, Any] = {"round": ROUND, "comment": _TEXT("Comment", width="large")}
 
+
+def rules(names: dict[str, str], text: bool = False) -> dict[str, Any]:
+    """Each statement's status under every consensus rule (``names``: column -> the rule's
+    label); with ``text``, the statement's wording too."""
+    return {
+        "round": ROUND,
+        "statement_id": "ID",
+        **({"text": "Statement"} if text else {}),
+        **names,
+    }
+
+
 # Trends
 AGREEMENT_INDEX: dict[str, Any] = {
     "round": ROUND,
@@ -206,7 +225,15 @@ HISTORY: dict[str, Any] = {
     "n_ratings": "Ratings",
     "n_problems": "Problems",
     "duration_s": _NUM("Seconds", format="%.1f"),
-    "committee": "Committee view",
+    "published": "Published",
+}
+PUBLICATION: dict[str, Any] = {
+    "round": ROUND,
+    "respondents": "Respondents",
+    "added": "Added",
+    "changed": "Changed",
+    "removed": "Removed",
+    "verdict": _TEXT("Publication", width="medium"),
 }
 REFRESH_LOG: dict[str, Any] = {
     "attempted_at": _WHEN("When", format="D MMM YYYY HH:mm:ss"),
@@ -222,3 +249,32 @@ NONRESPONDERS: dict[str, Any] = {
     "identity": "Identity",
     "name": "Name",
 }
+
+# Next round
+NEXT_ROUND_PLAN: dict[str, Any] = {
+    "action": st.column_config.SelectboxColumn(
+        "Action", options=list(ACTIONS), required=True, width="small"
+    ),
+    "statement_id": "ID",
+    "text": _TEXT("Wording", width="large"),
+    "revised_text": _TEXT("Revised wording", width="large"),
+    "new_id": _TEXT("New ID", help="Used when the action is revise"),
+    "note": _TEXT("Note (why)"),
+    "pct_agree": _NUM("% agree", format="%.0f"),
+    "median": _NUM("Median", format="%.1f"),
+    "iqr": _NUM("IQR", format="%.2f"),
+    "comments": _TEXT("Comments", width="large"),
+    "domain": "Domain",
+}
+
+
+def new_statements(next_id: str, domains: list[str]) -> dict[str, Any]:
+    """The table of new statements: ``next_id`` is the id an empty one gets (shown escaped in
+    the help text), ``domains`` those a statement may be in."""
+    return {
+        "statement_id": _TEXT(
+            "ID", help=f"Leave empty for the next free one ({escape_markdown(next_id)})"
+        ),
+        "domain": st.column_config.SelectboxColumn("Domain", options=domains),
+        "text": _TEXT("Wording", width="large"),
+    }

@@ -3,6 +3,10 @@
 Every cache is keyed on the database path, the snapshot id and the qualified name of the
 function it runs (never on a name a page spells as a string); the function object itself is
 passed as an unhashed ``_fn`` argument.  A warm rerun therefore opens no DuckDB connection.
+
+Every read is read-only (a read-only data folder still serves the snapshots), and every loader
+turns a storage error into a plain message that stops the run (``session.storage_failed``: a
+damaged workbook study is rebuilt), never a traceback.
 """
 
 from __future__ import annotations
@@ -10,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 
 from lib import coordination, store
-from lib.ui.session import config, db_path, db_signature, snapshot_id
+from lib.ui.session import config, db_path, db_signature, snapshot_id, storage_failed
 
 __all__ = [
     "metrics",
@@ -54,19 +58,28 @@ def _frame_digest(frame: pd.DataFrame) -> str:
 # --- store queries -----------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    """``call()``; a storage error (damage only this query met, a busy or vanished file) stops
+    the run with a plain message (server paths for the coordinator only), never a traceback."""
+    try:
+        return call()
+    except store.StoreError as exc:
+        storage_failed(exc)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _query(db: str, sid: int, key: str, _fn: Callable[..., Any], *args: Any) -> Any:
-    with store.connect(db) as con:
+    with store.connect(db, read_only=True) as con:
         return _fn(con, sid, *args)
 
 
 def _load(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(con, snapshot, *args)`` (a lib.store query) for this run's snapshot, cached."""
-    try:
-        return _query(db_path(), snapshot_id(), _key(fn), fn, *args)
-    except store.StoreError as exc:  # damage found only by this query: say so, no traceback
-        st.error(f"The study database cannot be read: {exc}", icon=":material/error:")
-        st.stop()
+    sid = snapshot_id()
+    return _guarded(lambda: _query(db_path(), sid, _key(fn), fn, *args))
 
 
 def metrics() -> pd.DataFrame:
@@ -184,7 +197,8 @@ def stat(fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> pd.DataF
     ``stat(agreement.kendall_w, True)`` is Kendall's W per round and domain.  A frame among
     ``args`` is part of the key by its pickle digest.
     """
-    return _stat(db_path(), snapshot_id(), _key(fn), fn, _inputs(fn), *args, **kwargs)
+    sid, inputs = snapshot_id(), _inputs(fn)
+    return _guarded(lambda: _stat(db_path(), sid, _key(fn), fn, inputs, *args, **kwargs))
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -214,10 +228,12 @@ def _coordination_state(
     db: str, signature: tuple, source: str | None
 ) -> coordination.CoordinatorState:
     """One connection for the whole Coordinator page.  Any write (a refresh, failed or not, a
-    pin) changes ``signature``; 5 s at most otherwise."""
+    publication) changes ``signature``; 5 s at most otherwise."""
     return coordination.read_state(db, source)
 
 
 def coordination_state() -> coordination.CoordinatorState:
-    """What the Coordinator page shows from the database: log, snapshots, pin, non-responders."""
-    return _coordination_state(db_path(), db_signature(), config().source)
+    """What the Coordinator page shows from the database: log, snapshots, publications,
+    non-responders."""
+    source = config().source
+    return _guarded(lambda: _coordination_state(db_path(), db_signature(), source))

@@ -78,6 +78,8 @@ HOST = "127.0.0.1"
 DEMO_WORKBOOK = ROOT / "data" / "demo" / "isotretinoin_delphi.xlsx"
 # The test servers' sign-in passwords (their hashes go into a temporary secrets.toml).
 PASSWORDS = {"committee": "committee-test", "coordinator": "coordinator-test"}
+# The labels of the sign-in form's role choice (lib.ui.session.ROLE_LABELS).
+ROLE_LABELS = {"committee": "Steering committee", "coordinator": "Coordinator"}
 
 # Streamlit 1.67's frontend: an uncaught exception (even with client.showErrorDetails = "none")
 # renders as stException; st.error as an stAlertContainer holding stAlertContentError.
@@ -155,11 +157,12 @@ def free_port() -> int:
 
 
 def build_demo_db(path: Path) -> Path:
-    """Build the demo study's database at ``path`` (lib.pipeline.refresh of the demo config)."""
+    """Build the demo study's database at ``path`` as the app does (lib.pipeline.ensure_demo_db:
+    snapshot 1, published with every round closed)."""
     from lib.config import load_config
-    from lib.pipeline import refresh
+    from lib.pipeline import ensure_demo_db
 
-    refresh(load_config(), path)
+    ensure_demo_db(load_config(), path)
     return path
 
 
@@ -227,7 +230,11 @@ def _healthy(url: str) -> bool:
 
 
 def start_server(
-    db: Path, workdir: Path, secrets: Path | None = None, timeout: float = 60.0
+    db: Path,
+    workdir: Path,
+    secrets: Path | None = None,
+    timeout: float = 60.0,
+    study: Path | None = None,
 ) -> Server:
     """Start the app on a free loopback port; return once /_stcore/health says ok.
 
@@ -235,13 +242,16 @@ def start_server(
     server reads a file that does not exist, so it is in demo mode whatever ``.streamlit/`` of the
     repository or of the user holds.  HOME is a fresh directory under ``workdir`` for the same
     reason.  The working directory stays the repository root, so its .streamlit/config.toml
-    (theme, showErrorDetails, toolbar) applies as in production.
+    (theme, showErrorDetails, toolbar) applies as in production.  ``study`` is the study
+    configuration (``DELPHI_STUDY``; the bundled demo's without it).
     """
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     secrets_file = secrets or workdir / "no-secrets" / "secrets.toml"
     env = {**os.environ, "DELPHI_DB": str(db), "HOME": str(home), "PYTHONUNBUFFERED": "1"}
     env.pop("DELPHI_STUDY", None)
+    if study is not None:
+        env["DELPHI_STUDY"] = str(study)
     last_error = ""
     for _ in range(3):  # another process may take the port between free_port() and bind
         port = free_port()
@@ -286,10 +296,14 @@ def start_server(
 
 @contextmanager
 def running_server(
-    db: Path, workdir: Path, secrets: Path | None = None, timeout: float = 60.0
+    db: Path,
+    workdir: Path,
+    secrets: Path | None = None,
+    timeout: float = 60.0,
+    study: Path | None = None,
 ) -> Iterator[Server]:
     """``start_server`` as a context manager that always stops the server."""
-    server = start_server(db, workdir, secrets, timeout)
+    server = start_server(db, workdir, secrets, timeout, study)
     try:
         yield server
     finally:
@@ -431,7 +445,14 @@ def sign_in(page: Any, role: str, timeout: float = 60.0) -> None:
     """Sign in through the sidebar's "Sign in" popover with the test password of ``role``."""
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("button", name="Sign in").first.click()
-    form = page.locator('[data-testid="stForm"]')
+    popover = page.locator('[data-testid="stPopoverBody"]')
+    form = popover.locator('[data-testid="stForm"]')
+    # "Sign in as": the test servers give both roles a password, so the form asks for the role
+    choice = popover.get_by_role("radiogroup")
+    radio = choice.get_by_role("radio", name=ROLE_LABELS[role], exact=True)
+    radio.wait_for(state="attached", timeout=timeout * 1000)
+    if not radio.is_checked():
+        click_idle(page, choice.get_by_text(ROLE_LABELS[role], exact=True), timeout)
     form.get_by_label("Password", exact=True).fill(PASSWORDS[role])
     click_idle(page, form.get_by_role("button", name="Sign in"), timeout)
     sidebar.get_by_text(f"Signed in as {role}").wait_for(timeout=timeout * 1000)

@@ -4,8 +4,10 @@ One Debian Chromium, one browser context (= one Streamlit session) per observer,
 ``streamlit run app.py`` on a loopback port in observer mode.  Each session opens the app, then
 clicks through the pages of its navigation PASSES times; once every session is in and browsing,
 ``python -m lib refresh`` runs in a subprocess on the same database with a modified copy of the
-demo workbook, so it stores snapshot 2 while the sessions read.  Before the 20 arrive, one
-observer makes the same views alone, for comparison.  The figures go to
+demo workbook, so it stores snapshot 2 while the sessions read, and ``python -m lib publish
+--close-round 3`` then publishes it as the coordinator would (observers see published snapshots
+only; the one changed answer needs its round closed).  Before the 20 arrive, one observer makes
+the same views alone, for comparison.  The figures go to
 tests/artifacts/load.json (and, by hand, to the README section "Load").
 """
 
@@ -191,21 +193,30 @@ async def _session(browser: Any, url: str, guard: LoopbackGuard, n: int, tally: 
 
 
 async def _refresh(db: Path, source: Path, tally: _Tally) -> dict[str, Any]:
-    """``python -m lib refresh`` on the served database, while the sessions browse."""
+    """``python -m lib refresh``, then ``python -m lib publish``, on the served database while
+    the sessions browse (observers see the new snapshot once it is published)."""
     await tally.midway.wait()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DELPHI_")}
-    cmd = [sys.executable, "-m", "lib", "refresh", "--db", str(db), "--source", str(source)]
-    t0 = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    out, err = await proc.communicate()
+    lib = [sys.executable, "-m", "lib"]
+    commands = [
+        [*lib, "refresh", "--db", str(db), "--source", str(source)],
+        [*lib, "publish", "--db", str(db), "--close-round", "3"],  # the changed answer's round
+    ]
+    t0, outputs, status = time.perf_counter(), [], 0
+    for cmd in commands:
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        outputs.append(await proc.communicate())
+        status = status or proc.returncode
+        if status:
+            break
     t1 = time.perf_counter()
     return {
-        "command": " ".join(["python", *cmd[1:]]),
-        "returncode": proc.returncode,
-        "stdout": out.decode(errors="replace"),
-        "stderr": err.decode(errors="replace"),
+        "command": " && ".join(" ".join(["python", *cmd[1:]]) for cmd in commands),
+        "returncode": status,
+        "stdout": "".join(out.decode(errors="replace") for out, _ in outputs),
+        "stderr": "".join(err.decode(errors="replace") for _, err in outputs),
         "started": t0 - tally.clock0,
         "ended": t1 - tally.clock0,
         "seconds": t1 - t0,
