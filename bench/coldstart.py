@@ -48,6 +48,7 @@ def _wait_health(url: str, proc: subprocess.Popen, deadline: float) -> float:
 
 
 def _streamlit(port: int, env: dict[str, str]) -> subprocess.Popen:
+    secrets = env.get("BENCH_SECRETS_FILE")
     cmd = [
         sys.executable,
         "-m",
@@ -64,6 +65,7 @@ def _streamlit(port: int, env: dict[str, str]) -> subprocess.Popen:
         "false",
         "--server.fileWatcherType",
         "none",
+        *(["--secrets.files", secrets] if secrets else []),
     ]
     return subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -126,9 +128,28 @@ def _apptest_once(env: dict[str, str]) -> dict[str, float]:
     }
 
 
+def _as_deployed(db: str, folder: Path) -> Path:
+    """What a shared link shows: ``db``'s latest snapshot published (every round closed) and a
+    secrets file with sign-in configured, so the first page is the observer's Overview."""
+    from lib import store
+    from lib.auth import hash_password
+    from lib.publication import publish
+
+    with store.connect(db, read_only=True) as con:
+        latest = store.latest_snapshot_id(con)
+        rounds = store.metrics_for(con, latest)["round"].unique().tolist()
+    publish(db, latest, close_rounds=[int(r) for r in rounds])
+    secrets = folder / "secrets.toml"
+    digest = hash_password("bench-committee", iterations=1000)
+    secrets.write_text(f'[access]\ncommittee_password_hash = "{digest}"\n')
+    return secrets
+
+
 def cold_start(db: str, study: str, title: str, runs: int) -> dict[str, Any]:
-    """Cold starts of the dashboard on ``db``: a list of timings and the method used."""
-    env = {**os.environ, "DELPHI_DB": db, "DELPHI_STUDY": study}
+    """Cold starts of the dashboard on ``db`` as an observer opens the shared link: a list of
+    timings and the method used (the latest snapshot is published first)."""
+    secrets = _as_deployed(db, Path(db).parent)
+    env = {**os.environ, "DELPHI_DB": db, "DELPHI_STUDY": study, "BENCH_SECRETS_FILE": str(secrets)}
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

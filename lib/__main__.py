@@ -100,7 +100,7 @@ def _add_publish(sub) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from lib.coordination import publish
+    from lib.publication import publish
 
     if not Path(args.db).exists():
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")

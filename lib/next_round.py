@@ -117,7 +117,7 @@ def next_round_candidates(
             "median": m["median"],
             "iqr": m["iqr"],
             "n": m["n"],
-            "comments": m["statement_id"].map(said).fillna(""),
+            "comments": m["statement_id"].map(said).astype(object).fillna(""),
             "domain": m["domain"],
         }
     ).reset_index(drop=True)

@@ -272,7 +272,7 @@ def ensure_demo_db(
     """Build the database from the configured source if it has no snapshot yet; return current.
 
     The bundled demo's first snapshot is published with every round closed; any other study's
-    is not published until the coordinator publishes it (``lib.coordination.publish``).
+    is not published until the coordinator publishes it (``lib.publication.publish``).
 
     ``google`` (credentials) is passed to the Google Sheets reader, as in :func:`refresh`.
     With ``rebuild_corrupt``, a damaged database file is renamed ``<name>.corrupt-<time>`` (kept,

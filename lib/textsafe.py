@@ -9,7 +9,15 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["escape_markdown", "code_span", "hide_paths", "wrap", "short", "WORD_JOINER"]
+__all__ = [
+    "escape_markdown",
+    "code_span",
+    "hide_paths",
+    "wrap",
+    "short",
+    "plural",
+    "WORD_JOINER",
+]
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&])")
 WORD_JOINER = "\u2060"  # invisible, no width, no line break; not a word character
@@ -91,3 +99,12 @@ def short(text: str, width: int = 70) -> str:
     """One line, cut with an ellipsis."""
     t = " ".join(str(text).split())
     return t if len(t) <= width else t[: width - 1] + "…"
+
+
+def plural(n: int, noun: str) -> str:
+    """A count with its noun, plural unless it is one.
+
+    >>> plural(1, "problem"), plural(0, "problem")
+    ('1 problem', '0 problems')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"

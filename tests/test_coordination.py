@@ -7,9 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lib import coordination, store
+from lib import coordination, publication, store
 from lib.pipeline import refresh
 from lib.sources import read_workbook
+from lib.textsafe import plural
 
 
 def test_state_of_the_demo_has_one_snapshot_and_one_nonresponder(demo_db, demo_cfg):
@@ -41,7 +42,7 @@ def test_a_refresh_changes_the_latest_but_not_what_is_published(demo_db, demo_cf
     state = coordination.read_state(demo_db, demo_cfg.source)
     assert (state.published, state.latest) == (1, 2)
     assert "Snapshot 2 is the latest" in coordination.publication_caption(state)
-    coordination.publish(demo_db, 2, close_rounds=[1, 2, 3])
+    publication.publish(demo_db, 2, close_rounds=[1, 2, 3])
     state = coordination.read_state(demo_db, demo_cfg.source)
     assert (state.published, state.latest, state.closed_rounds) == (2, 2, [1, 2, 3])
     with store.connect(demo_db) as con:
@@ -127,7 +128,7 @@ def test_stored_message_counts_with_plurals():
         "Snapshot 2 stored in 1.2 s: 14 respondents of 15 invited, 600 ratings, "
         "1 validation problem."
     )
-    assert coordination.plural(0, "problem") == "0 problems"
+    assert plural(0, "problem") == "0 problems"
 
 
 def test_refresh_steps_name_the_source():

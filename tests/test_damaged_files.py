@@ -21,7 +21,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import coordination, store
+from lib import coordination, publication, store
 from lib.pipeline import RefreshError, ensure_demo_db, refresh
 from tests.helpers import ROOT
 
@@ -276,7 +276,7 @@ def _busy(*_args, **_kwargs):
     [
         ("pages/trends.py", store, "statements_for", False),  # a statistic's input (ui.stat)
         ("pages/coordinator.py", coordination, "read_state", False),  # the live state
-        ("pages/coordinator.py", coordination, "check_publication", False),  # Publish panel
+        ("pages/coordinator.py", publication, "check_publication", False),  # Publish panel
         ("pages/overview.py", store, "list_snapshots", True),  # the sidebar's snapshot picker
     ],
 )

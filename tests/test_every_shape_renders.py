@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from streamlit import config as stconfig
 from streamlit.testing.v1 import AppTest
 
-from lib import coordination, store
+from lib import publication, store
 from lib.auth import hash_password
 from lib.pipeline import RefreshError
 from tests.study_shapes import Shape, build, config_toml, refreshed, shapes
@@ -80,7 +80,7 @@ def _study(shape: Shape) -> Iterator[bool]:
             rated = not store.metrics_for(con, result.snapshot_id).empty
             rounds = sorted(set(store.statements_for(con, result.snapshot_id)["round"]))
         # observers see published snapshots only: publish this one, closing its rounds
-        coordination.publish(db, result.snapshot_id, close_rounds=rounds)
+        publication.publish(db, result.snapshot_id, close_rounds=rounds)
         with mock.patch.dict(os.environ, {"DELPHI_STUDY": str(study), "DELPHI_DB": str(db)}):
             yield rated
 

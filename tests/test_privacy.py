@@ -23,8 +23,8 @@ from streamlit.testing.v1 import AppTest
 
 from lib.auth import hash_password
 from lib.config import load_config
-from lib.coordination import publish
 from lib.pipeline import refresh
+from lib.publication import publish
 from lib.sources import RawSource, read_workbook
 from tests.helpers import with_identifying_columns
 

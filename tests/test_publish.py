@@ -15,8 +15,8 @@ import threading
 import pytest
 
 from lib import coordination, store
-from lib.coordination import PublishRefused, check_publication, publish
 from lib.pipeline import refresh
+from lib.publication import PublishRefused, check_publication, publish
 from lib.sources import RawSource, read_workbook
 
 

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib.pipeline import refresh
 from lib.sources import read_workbook
-from lib.ui import loaders, session
+from lib.ui import loaders, snapshot
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CALLS: list[int] = []
@@ -38,9 +38,9 @@ def test_a_new_snapshot_shows_in_the_next_session_without_waiting(demo_db, demo_
 
 def test_database_signature_changes_when_the_file_is_written(tmp_path):
     db = tmp_path / "x.duckdb"
-    before = session._db_signature(str(db))
+    before = snapshot._db_signature(str(db))
     db.write_bytes(b"1")
-    assert before == (None, None) and session._db_signature(str(db)) != before
+    assert before == (None, None) and snapshot._db_signature(str(db)) != before
 
 
 def test_figure_is_built_once_per_snapshot_and_arguments():

@@ -117,8 +117,8 @@ def test_hostile_tab_names_of_a_google_sheet_are_shown_literally(
 def hostile(tmp_path_factory) -> tuple[Path, Path]:
     """(study.toml, a database with one snapshot, published) of the hostile study."""
     from lib.config import load_config
-    from lib.coordination import publish
     from lib.pipeline import refresh
+    from lib.publication import publish
 
     folder = tmp_path_factory.mktemp("hostile")
     study = write_study(folder, hostile_tabs())

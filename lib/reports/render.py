@@ -19,6 +19,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from lib.textsafe import plural
+
 __all__ = [
     "render",
     "macros",
@@ -50,10 +52,6 @@ def number(value: Any, fmt: str = "{:g}") -> str:
     return "–" if value is None or pd.isna(value) else fmt.format(value)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _lower_first(value: str) -> str:
     """A rule description inside a sentence: its leading 'Consensus' in lower case."""
     return value[:1].lower() + value[1:] if value.startswith("Consensus") else value
@@ -76,7 +74,7 @@ def _environment(html: bool) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters.update(
-        plural=_plural, lower_first=_lower_first, fmt=lambda v, f: format(v, f), number=number
+        plural=plural, lower_first=_lower_first, fmt=lambda v, f: format(v, f), number=number
     )
     env.globals.update(and_sep=_and_sep)
     return env

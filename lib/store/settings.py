@@ -2,7 +2,7 @@
 
 A publication makes one snapshot the one observers see (and the committee, unless they pick
 another); publications are only ever added, so the history of what was shown stays readable.
-``lib.coordination.publish`` decides whether a snapshot may be published; this module stores.
+``lib.publication.publish`` decides whether a snapshot may be published; this module stores.
 """
 
 from __future__ import annotations

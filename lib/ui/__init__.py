@@ -1,6 +1,7 @@
 """The only Streamlit-aware code of lib: what pages use, re-exported so they write ``ui.metrics()``.
 
-- :mod:`lib.ui.session`: routing, settings, roles and sign-in, the snapshot of this run;
+- :mod:`lib.ui.session`: routing and settings; :mod:`lib.ui.access`: the access state, roles
+  and sign-in; :mod:`lib.ui.snapshot`: the snapshot of this run and storage errors;
 - :mod:`lib.ui.loaders`: typed per-snapshot loaders (``metrics()``, ``stat(fn, ...)``,
   ``figure(builder, ...)``), cached on the database, the snapshot and the function;
 - :mod:`lib.ui.widgets`: untrusted text shown literally, shared captions, tables and lists, a
@@ -10,6 +11,14 @@
 """
 
 from lib.ui import columns
+from lib.ui.access import (
+    access_banner,
+    access_state,
+    at_least,
+    demo_mode,
+    role,
+    sign_in_panel,
+)
 from lib.ui.loaders import (
     comments,
     coordination_state,
@@ -30,21 +39,13 @@ from lib.ui.loaders import (
 from lib.ui.publish import publish_panel
 from lib.ui.session import (
     RANK,
-    access_banner,
-    access_state,
-    at_least,
     config,
     db_path,
-    db_signature,
-    demo_mode,
     google_credentials,
     mark_routed,
     require_router,
-    resolve_snapshot,
-    role,
-    sign_in_panel,
-    snapshot_id,
 )
+from lib.ui.snapshot import db_signature, resolve_snapshot, snapshot_id
 from lib.ui.widgets import (
     MANY_COMMENTS,
     agreement_table,

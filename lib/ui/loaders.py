@@ -5,7 +5,7 @@ function it runs (never on a name a page spells as a string); the function objec
 passed as an unhashed ``_fn`` argument.  A warm rerun therefore opens no DuckDB connection.
 
 Every read is read-only (a read-only data folder still serves the snapshots), and every loader
-turns a storage error into a plain message that stops the run (``session.storage_failed``: a
+turns a storage error into a plain message that stops the run (``snapshot.storage_failed``: a
 damaged workbook study is rebuilt), never a traceback.
 """
 
@@ -20,7 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from lib import coordination, store
-from lib.ui.session import config, db_path, db_signature, snapshot_id, storage_failed
+from lib.ui.session import config, db_path
+from lib.ui.snapshot import db_signature, snapshot_id, storage_failed
 
 __all__ = [
     "metrics",

@@ -1,15 +1,17 @@
 """The Coordinator page's Publish panel: what publishing a snapshot would change, and why it
-would be refused (the rule is :func:`lib.coordination.publish`)."""
+would be refused (the rule is :func:`lib.publication.publish`)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from lib import coordination, store
-from lib.coordination import CoordinatorState, PublishRefused
+from lib import coordination, publication, store
+from lib.coordination import CoordinatorState
+from lib.publication import PublicationCheck, PublishRefused
 from lib.ui import columns
 from lib.ui.messages import error_detail
-from lib.ui.session import config, db_path, db_signature, storage_failed
+from lib.ui.session import config, db_path
+from lib.ui.snapshot import db_signature, storage_failed
 
 __all__ = ["publish_panel"]
 
@@ -68,10 +70,10 @@ def publish_panel(state: CoordinatorState) -> None:
 @st.cache_data(ttl=5, max_entries=16, show_spinner=False)
 def _check(
     db: str, signature: tuple, sid: int, k: int, closing: tuple[int, ...]
-) -> coordination.PublicationCheck:
+) -> PublicationCheck:
     """The check, again only when the database was written (``signature``) or after 5 s."""
     try:
-        return coordination.check_publication(db, sid, min_group_size=k, close_rounds=closing)
+        return publication.check_publication(db, sid, min_group_size=k, close_rounds=closing)
     except store.StoreError as exc:  # a plain message, not a traceback
         storage_failed(exc)
 
@@ -79,7 +81,7 @@ def _check(
 def _publish(sid: int, closing: tuple[int, ...]) -> None:
     """Button callback: publish, and say what happened on the next run."""
     try:
-        coordination.publish(
+        publication.publish(
             db_path(), sid, min_group_size=config().min_group_size, close_rounds=closing
         )
     except PublishRefused as exc:

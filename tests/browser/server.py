@@ -78,7 +78,7 @@ HOST = "127.0.0.1"
 DEMO_WORKBOOK = ROOT / "data" / "demo" / "isotretinoin_delphi.xlsx"
 # The test servers' sign-in passwords (their hashes go into a temporary secrets.toml).
 PASSWORDS = {"committee": "committee-test", "coordinator": "coordinator-test"}
-# The labels of the sign-in form's role choice (lib.ui.session.ROLE_LABELS).
+# The labels of the sign-in form's role choice (lib.ui.access.ROLE_LABELS).
 ROLE_LABELS = {"committee": "Steering committee", "coordinator": "Coordinator"}
 
 # Streamlit 1.67's frontend: an uncaught exception (even with client.showErrorDetails = "none")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from lib.config import load_config
-from lib.coordination import publish
 from lib.pipeline import refresh
+from lib.publication import publish
 from tests.browser.server import (
     go_to,
     open_app,
