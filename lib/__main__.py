@@ -58,11 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         help="seconds to wait for a refresh already running (default: %(default)s)",
     )
-    e = sub.add_parser("export", help="write the consensus metrics of the current snapshot")
+    e = sub.add_parser("export", help="write the consensus metrics of the published snapshot")
     e.add_argument("--format", choices=["csv"], default="csv")
     e.add_argument("--round", type=int, help="only this round")
     e.add_argument("--db", default=_DB)
-    e.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
+    _add_snapshot_choice(e)
     e.add_argument("--out", required=True, help="output file")
     _add_publish(sub)
     _add_report(sub)
@@ -133,7 +133,12 @@ def _add_report(sub) -> None:
     rep.add_argument("--format", choices=["html", "xlsx"], required=True)
     rep.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
     rep.add_argument("--study", help="study TOML (default: the bundled demo)")
-    rep.add_argument("--snapshot", type=int, help="snapshot id (default: the current one)")
+    _add_snapshot_choice(rep)
+    rep.add_argument(
+        "--with-comments",
+        action="store_true",
+        help="include the panel's comments (default: only if privacy.observer_comments is true)",
+    )
     rep.add_argument(
         "--narrative",
         help="text file with the edited methods-and-results text "
@@ -234,10 +239,34 @@ def _refresh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _snapshot(con, requested: int | None) -> int:
-    sid = requested if requested is not None else store.current_snapshot_id(con)
-    if sid is None:
+def _add_snapshot_choice(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--snapshot", type=int, help="snapshot id (default: the published one)")
+    which.add_argument(
+        "--latest",
+        action="store_true",
+        help="the latest snapshot, published or not (for the coordinator's own use)",
+    )
+
+
+def _snapshot(con, requested: int | None, latest: bool = False) -> int:
+    """The snapshot a command reads: the one asked for, else the one observers see.
+
+    A file written by a cron job may be shared, so by default only what is published leaves
+    the database (an unpublished snapshot could be compared with a published one)."""
+    if store.latest_snapshot_id(con) is None:
         raise store.StoreError("the database has no snapshot yet; run 'python -m lib refresh'")
+    if requested is not None:
+        sid = requested
+    elif latest:
+        sid = store.latest_snapshot_id(con)
+    else:
+        sid = store.published_snapshot_id(con)
+        if sid is None:
+            raise store.StoreError(
+                "no snapshot is published yet: publish one ('python -m lib publish'), or name "
+                "one with --snapshot N or --latest"
+            )
     store.snapshot_info(con, sid)  # raises if it does not exist
     return sid
 
@@ -246,7 +275,7 @@ def _export(args: argparse.Namespace) -> int:
     if not Path(args.db).exists():
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
     with store.connect(args.db, read_only=True) as con:
-        sid = _snapshot(con, args.snapshot)
+        sid = _snapshot(con, args.snapshot, args.latest)
         frame = store.metrics_for(con, sid)
     if args.round is not None:
         if args.round not in set(frame["round"]):
@@ -273,8 +302,9 @@ def _report(args: argparse.Namespace) -> int:
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
     narrative = Path(args.narrative).read_text(encoding="utf-8") if args.narrative else None
     with store.connect(args.db, read_only=True) as con:
-        sid = _snapshot(con, args.snapshot)
-        frames = report_inputs(StoreFrames(con, sid))
+        sid = _snapshot(con, args.snapshot, args.latest)
+        comments = args.with_comments or cfg.observer_comments
+        frames = report_inputs(StoreFrames(con, sid), include_comments=comments)
     data = report_data.with_narrative(report_data.build_report_data(frames, cfg), narrative)
     out = Path(args.out)
     if args.format == "html":

@@ -1,14 +1,9 @@
 """Coordinator: the source sheet, Refresh now, publication and history, non-responders."""
 
-import datetime as dt
-
 import streamlit as st
 
 from lib import coordination, ui
-from lib.pipeline import RefreshError, refresh
 from lib.reports.safety import safe_csv
-from lib.sources import is_google_sheet
-from lib.textsafe import code_span
 
 ui.require_router()
 if not ui.at_least("coordinator"):  # app.py offers the page by role; this page shows identities
@@ -16,79 +11,11 @@ if not ui.at_least("coordinator"):  # app.py offers the page by role; this page 
     st.stop()
 
 cfg, db = ui.config(), ui.db_path()
-sheet = is_google_sheet(cfg.source)
-STEPS = coordination.refresh_steps(sheet)
 st.title("Coordinator")
 state = ui.coordination_state()
 
-with st.container(border=True):  # where the data comes from
-    if not cfg.source:
-        st.warning(
-            "No source configured: set `source` in the study configuration to the "
-            "Google Sheet's address.",
-            icon=":material/link_off:",
-        )
-    elif sheet:
-        src = coordination.sheet_source(cfg.source, ui.google_credentials())
-        if src.url:
-            title = ui.escape(state.seen.get("title") or "open in Google Sheets")
-            st.markdown(f"**Source:** Google Sheet [{title}]({src.url})")
-        else:
-            st.error(ui.escape(src.url_error), icon=":material/link_off:")
-        if src.email:
-            st.caption(
-                f"Read as the service account {code_span(src.email)}: share the sheet "
-                "with it as **Viewer**."
-            )
-        else:
-            st.warning(
-                f"{ui.escape(src.email_error)} See the README, 'Running it for a real study'.",
-                icon=":material/key_off:",
-            )
-    else:
-        st.markdown(f"**Source:** workbook {ui.escape(cfg.source)}")
-    st.dataframe(
-        coordination.tabs_table(cfg, state.seen.get("tabs")), hide_index=True, key="co_tabs"
-    )
-
-st.subheader("Refresh")
-st.caption(
-    "Reads the source, checks every response and stores a new snapshot when anything "
-    "changed. If any step fails, nothing changes. Everyone sees a new snapshot on their "
-    "next click."
-)
-if st.button(
-    "Refresh now",
-    type="primary",
-    icon=":material/refresh:",
-    key="co_refresh",
-    disabled=not cfg.source,
-):
-    started = dt.datetime.now()
-    with st.status("Refreshing…", expanded=True) as status:
-
-        def progress(step: str) -> None:
-            status.update(label=f"{STEPS.get(step, step)}…")
-            st.write(f"{STEPS.get(step, step)}…")
-
-        try:
-            last = {
-                "result": refresh(
-                    cfg,
-                    db,
-                    progress=progress,
-                    wait=0,
-                    google=ui.google_credentials() if sheet else None,
-                )
-            }
-        except RefreshError as exc:
-            last = {"error": exc}
-    st.session_state["co_last"] = {**last, "at": started}
-    st.rerun()  # app.py resolves the new snapshot: sidebar and every page show it
-if "co_last" in st.session_state:
-    last = st.session_state["co_last"]
-    st.caption(f"Last refresh from this browser: {last['at']:%d %b %Y %H:%M:%S}")
-    ui.refresh_summary(last, state.latest, STEPS)
+ui.source_panel(cfg, state)
+ui.refresh_panel(cfg, db, state)
 
 st.subheader("Publish")
 if state.snapshots.empty:

@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
-    """A database built by the CLI's own refresh of the bundled demo."""
+    """A database built by the CLI's own refresh of the bundled demo, published as the
+    coordinator would at the close of round 3."""
     path = tmp_path_factory.mktemp("cli") / "demo.duckdb"
     assert main(["refresh", "--db", str(path)]) == 0
+    assert main(["publish", "--db", str(path), "--close-round", "1", "2", "3"]) == 0
     return path
 
 
@@ -223,3 +225,25 @@ def test_python_dash_m_lib_failure_exits_non_zero(tmp_path):
     assert res.stderr.strip().splitlines() == [
         f"error: database {tmp_path / 'none.duckdb'} not found; run 'python -m lib refresh'"
     ]
+
+
+@pytest.mark.parametrize("command", [["export"], ["report", "--format", "html"]])
+def test_an_unpublished_snapshot_leaves_only_when_named(tmp_path, capsys, command):
+    """A file a cron job writes may be shared: by default only the published snapshot leaves
+    the database (an unpublished one compared with it would reveal late answers)."""
+    db, out = tmp_path / "new.duckdb", tmp_path / "x"
+    assert main(["refresh", "--db", str(db)]) == 0
+    err = _fails(capsys, [*command, "--db", str(db), "--out", str(out)])
+    assert "no snapshot is published yet" in err and not out.exists()
+    assert main([*command, "--db", str(db), "--latest", "--out", str(out)]) == 0
+    assert out.exists()
+
+
+def test_report_leaves_comments_out_unless_asked(db, tmp_path):
+    # the demo study keeps privacy.observer_comments off (data/demo/study.toml)
+    plain, full = tmp_path / "plain.html", tmp_path / "full.html"
+    base = ["report", "--format", "html", "--db", str(db)]
+    assert main([*base, "--out", str(plain)]) == 0
+    assert main([*base, "--with-comments", "--out", str(full)]) == 0
+    count = lambda f: len(Page(f.read_text(encoding="utf-8")).find("li", "comment"))  # noqa: E731
+    assert count(plain) == 0 < count(full)

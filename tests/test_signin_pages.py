@@ -177,6 +177,23 @@ def test_the_demo_study_without_secrets_is_still_demo_mode(secrets_file, demo_st
     assert _offered(at, COORDINATOR_PAGE)
 
 
+def test_the_demo_study_file_on_another_studys_database_is_not_demo_mode(
+    secrets_file, tmp_path, monkeypatch, tiny_raw
+):
+    """A host that forgot DELPHI_STUDY while DELPHI_DB holds a real study (here the tiny study,
+    refreshed from its own source) must not open every page: the data decides too."""
+    from lib.pipeline import refresh
+    from tests.helpers import tiny_config
+
+    db = tmp_path / "real.duckdb"
+    refresh(tiny_config(statements_tab=""), db, raw=tiny_raw)
+    monkeypatch.delenv("DELPHI_STUDY", raising=False)
+    monkeypatch.setenv("DELPHI_DB", str(db))
+    at = _new().run()
+    assert not at.exception and "Demo mode" not in _banner(at)
+    assert not _offered(at, COORDINATOR_PAGE)
+
+
 def test_a_valid_access_table_offers_sign_in_without_a_banner(secrets_file, other_study):
     secrets_file.write_text(BOTH, encoding="utf-8")
     at = _new().run()

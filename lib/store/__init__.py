@@ -39,6 +39,7 @@ from lib.store.queries import (
     response_rates,
     snapshot_hash,
     snapshot_info,
+    snapshot_sources,
     statements_for,
 )
 from lib.store.settings import (
@@ -66,6 +67,7 @@ __all__ = [
     "snapshot_hash",
     "snapshot_info",
     "list_snapshots",
+    "snapshot_sources",
     "statements_for",
     "metrics_for",
     "distribution_for",

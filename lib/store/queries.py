@@ -16,6 +16,7 @@ __all__ = [
     "snapshot_hash",
     "snapshot_info",
     "list_snapshots",
+    "snapshot_sources",
     "statements_for",
     "metrics_for",
     "distribution_for",
@@ -60,6 +61,12 @@ def snapshot_info(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str,
     info["rule"] = json.loads(info.pop("rule_json"))
     info["config"] = json.loads(info.pop("config_json"))
     return info
+
+
+def snapshot_sources(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every source a stored snapshot was read from (a workbook path or a sheet's address)."""
+    rows = con.execute("SELECT DISTINCT source FROM snapshots WHERE source IS NOT NULL").fetchall()
+    return [r[0] for r in rows]
 
 
 def list_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -7,7 +7,8 @@
 - :mod:`lib.ui.widgets`: untrusted text shown literally, shared captions, tables and lists, a
   row of download buttons;
 - :mod:`lib.ui.columns`: column configurations of the app's tables;
-- :mod:`lib.ui.publish`: the Coordinator page's Publish panel.
+- :mod:`lib.ui.publish`, :mod:`lib.ui.refresh`: the Coordinator page's Publish, source and
+  Refresh panels.
 """
 
 from lib.ui import columns
@@ -37,6 +38,7 @@ from lib.ui.loaders import (
     statements,
 )
 from lib.ui.publish import publish_panel
+from lib.ui.refresh import refresh_panel, source_panel
 from lib.ui.session import (
     RANK,
     config,
@@ -103,6 +105,8 @@ __all__ = [
     "sign_in_panel",
     "snapshot_id",
     "publish_panel",
+    "refresh_panel",
+    "source_panel",
     "MANY_COMMENTS",
     "escape",
     "inapplicable_captions",

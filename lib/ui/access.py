@@ -10,8 +10,9 @@ from typing import Any
 
 import streamlit as st
 
-from lib import auth
-from lib.config import DEMO_CONFIG
+from lib import auth, store
+from lib.config import DEMO_CONFIG, load_config
+from lib.sources import is_google_sheet
 from lib.textsafe import escape_markdown
 from lib.ui.session import RANK, db_path, study_path
 
@@ -41,8 +42,31 @@ def access_state() -> auth.AccessState:
     return auth.decide_access(
         lambda: st.secrets,
         secrets_file_exists=auth.secrets_file_exists(st.get_option("secrets.files")),
-        demo_study=_is_demo_study(study_path()),
+        demo_study=_is_demo_study(study_path()) and _holds_only_demo_data(db_path()),
     )
+
+
+def _holds_only_demo_data(db: str) -> bool:
+    """The database serves nothing but the bundled demo workbook's snapshots (or nothing yet).
+
+    The study file alone does not decide demo mode: a host that forgot ``DELPHI_STUDY`` while
+    ``DELPHI_DB`` (or a cron refresh) holds a real study must not open every page."""
+    from lib.ui.snapshot import _db_signature  # the snapshot module imports this one
+
+    return _only_demo_sources(db, _db_signature(db))
+
+
+@st.cache_data(ttl=5, max_entries=8, show_spinner=False)
+def _only_demo_sources(db: str, signature: tuple) -> bool:
+    if not Path(db).exists():
+        return True  # the demo builds it on the first view
+    try:
+        with store.connect(db, read_only=True) as con:
+            sources = store.snapshot_sources(con)
+    except store.StoreError:
+        return False  # in doubt, not demo mode
+    demo = Path(load_config(DEMO_CONFIG).source).resolve()
+    return all(not is_google_sheet(s) and Path(s).resolve() == demo for s in sources)
 
 
 @functools.lru_cache(maxsize=8)
