@@ -287,15 +287,21 @@ def ensure_demo_db(
             return current
         run = _Run(cfg, db_path, cfg.source, progress, google or {})
         sid = _refresh_locked(run, None).snapshot_id
-        if _bundled_demo(cfg):  # a finished, made-up study: its shared link shows the data
-            with store.connect(db_path) as con:
+        with store.connect(db_path) as con:
+            if _bundled_demo(cfg):  # a finished, made-up study: its shared link shows the data
                 store.add_publication(con, sid, sorted(set(cfg.rounds.values())))
+            else:  # built by the app: observers may have seen an earlier database's results
+                store.set_setting(con, store.HISTORY_UNKNOWN, True)
         return sid
 
 
 def _bundled_demo(cfg: StudyConfig) -> bool:
-    """Whether ``cfg`` is the bundled demo study (whose rounds are all closed)."""
-    return cfg.path is not None and Path(cfg.path).resolve() == DEMO_CONFIG.resolve()
+    """Whether ``cfg`` is the bundled demo study reading its own workbook (whose rounds are all
+    closed); the demo's study file pointed at another source is a real study."""
+    if cfg.path is None or Path(cfg.path).resolve() != DEMO_CONFIG.resolve():
+        return False
+    workbook = DEMO_CONFIG.parent / "isotretinoin_delphi.xlsx"
+    return not is_google_sheet(cfg.source) and Path(cfg.source).resolve() == workbook.resolve()
 
 
 def _current(

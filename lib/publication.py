@@ -152,12 +152,28 @@ def _check(
         elif small:
             refusals.append(_refusal(r, *small[0], diffs[small[0][1]], k))
             refused.add(r)
+    must_close: set[int] = set()
+    if baselines == [None] and store.setting(con, store.HISTORY_UNKNOWN):
+        for r in rounds:
+            if r not in closing and r not in refused and _respondents(diffs[None], r):
+                refusals.append(
+                    f"round {r}: this database was built by the app itself (a first view, a "
+                    "host that lost its disk, or a damaged file rebuilt), so it cannot know what "
+                    f"observers were shown before; close round {r} to publish it"
+                )
+                must_close.add(r)
     table = _verdicts(
         rounds, diffs[published if published in diffs else baselines[0]], closing, refused, k
     )
+    table.loc[table["round"].isin(must_close), "verdict"] = "refused: close it (history unknown)"
     return PublicationCheck(
         sid, published, k, closing, closed, table, tuple(refusals), tuple(warnings)
     )
+
+
+def _respondents(diff: pd.DataFrame, r: int) -> int:
+    """Respondents of round ``r`` in a comparison with nothing published (all of them added)."""
+    return int(diff.loc[r, "differing"]) if r in diff.index else 0
 
 
 def _stored_group_size(config: dict[str, Any]) -> int:

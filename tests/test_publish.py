@@ -227,3 +227,27 @@ def test_two_publications_at_once_cannot_both_pass_against_the_same_one(
     assert sorted(outcome.values())[0].startswith("another publication was recorded")
     assert list(outcome.values()).count("published") == 1
     assert _published(fresh_db) in (a, b) and len(store_publications(fresh_db)) == 2
+
+
+def test_a_database_the_app_built_itself_publishes_only_closed_rounds(demo_cfg, tmp_path):
+    """After a restart that lost the disk (or a damaged file rebuilt) the app builds the
+    database again with no record of what observers were shown; publishing one late answer
+    would then pass as a 'first publication'.  Such a database publishes closed rounds only."""
+    from dataclasses import replace
+
+    from lib.pipeline import ensure_demo_db
+
+    real = replace(demo_cfg, path=tmp_path / "study.toml")  # the demo's data, another study
+    db = tmp_path / "rebuilt.duckdb"
+    sid = ensure_demo_db(real, db)
+    with pytest.raises(PublishRefused, match="round 3: this database was built by the app"):
+        publish(db, sid, close_rounds=[1, 2])
+    publish(db, sid, close_rounds=[1, 2, 3])
+    assert _published(db) == sid
+
+
+def test_the_bundled_demo_still_publishes_itself(demo_cfg, tmp_path):
+    from lib.pipeline import ensure_demo_db
+
+    sid = ensure_demo_db(demo_cfg, tmp_path / "demo.duckdb")
+    assert _published(tmp_path / "demo.duckdb") == sid

@@ -339,3 +339,16 @@ def test_copy_of_demo_elsewhere_is_not_the_demo(tmp_path, secrets_file, demo_db,
     at = _new().run()
     assert not at.exception and "Demo mode" not in _banner(at)
     assert not _offered(at, COORDINATOR_PAGE)
+
+
+def test_changing_a_roles_hash_ends_sessions_signed_in_with_it(secrets_file, other_study):
+    """The deployer revokes the coordinator by changing (or removing) its hash: sessions that
+    signed in with the old one lose the role on their next rerun."""
+    secrets_file.write_text(BOTH, encoding="utf-8")
+    at = _sign_in(_new().run(), "coordinator", "boss")
+    assert _signed_in(at) == "coordinator" and _offered(at, COORDINATOR_PAGE)
+    rotated = hash_password("new boss", iterations=1000)
+    secrets_file.write_text(BOTH.replace(BOSS, rotated), encoding="utf-8")
+    secrets_singleton._reset()  # the live server's file watcher does this on a change
+    at.switch_page("pages/overview.py").run()
+    assert not _offered(at, COORDINATOR_PAGE)

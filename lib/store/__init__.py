@@ -43,6 +43,7 @@ from lib.store.queries import (
     statements_for,
 )
 from lib.store.settings import (
+    HISTORY_UNKNOWN,
     add_publication,
     log_refresh,
     publications,
@@ -54,6 +55,7 @@ from lib.store.settings import (
 from lib.store.snapshots import content_hash, write_snapshot
 
 __all__ = [
+    "HISTORY_UNKNOWN",
     "SCHEMA",
     "StoreError",
     "StoreCorrupt",

@@ -16,6 +16,7 @@ import pandas as pd
 from lib.store.database import read_frame
 
 __all__ = [
+    "HISTORY_UNKNOWN",
     "published_snapshot_id",
     "publications",
     "add_publication",
@@ -61,6 +62,12 @@ def add_publication(
         [pid, snapshot_id, sorted({int(r) for r in closed_rounds})],
     )
     return pid
+
+
+# Set when the app itself built the database (a first view, a host that lost its disk, a damaged
+# file rebuilt): earlier publications may have existed elsewhere, so lib.publication treats the
+# first one here as if observers had seen results before.
+HISTORY_UNKNOWN = "publication_history_unknown"
 
 
 def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: Any) -> None:

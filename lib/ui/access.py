@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -135,8 +136,24 @@ def role() -> str:
     if state.mode == "observer_only":
         return "observer"
     signed = st.session_state.get("role", "observer")
-    signed = signed if signed in RANK else "observer"
+    signed = signed if signed in RANK and _still_valid(signed, state.access) else "observer"
     return max(signed, _oidc_role(state.access) or "observer", key=RANK.get)
+
+
+def _still_valid(signed: str, access: Mapping[str, Any]) -> bool:
+    """A password sign-in lasts while its role's hash is the one it was checked against: the
+    deployer revokes a role by changing or removing the hash, and open sessions lose it."""
+    if signed == "observer":
+        return True
+    current = access.get(auth.passwords.HASH_KEYS.get(signed, ""))
+    held = st.session_state.get("role_key")
+    if held is None:  # a role not granted by the sign-in form (tests drive sessions this way)
+        return True
+    return current is not None and _fingerprint(str(current)) == held
+
+
+def _fingerprint(encoded_hash: str) -> str:
+    return hashlib.sha256(encoded_hash.encode()).hexdigest()[:16]
 
 
 def _oidc_role(access: Mapping[str, Any]) -> str | None:
@@ -232,6 +249,9 @@ def _try_password() -> None:
     result = throttle().attempt(password, access, role=chosen)
     if result.outcome == "granted":
         st.session_state["role"] = result.role
+        st.session_state["role_key"] = _fingerprint(
+            str(access[auth.passwords.HASH_KEYS[result.role]])
+        )
         st.session_state.pop("sign_in_error", None)
     elif result.outcome == "locked":
         st.session_state["sign_in_error"] = (
