@@ -180,6 +180,13 @@ def _unlock(args: argparse.Namespace) -> int:
             f"No failed sign-ins of {args.role or 'any role'} recorded in "
             f"{throttle_path(args.db)}; nothing to clear."
         )
+    folder = throttle_path(args.db).parent
+    if not os.access(folder, os.W_OK):
+        print(
+            f"Note: {folder} is not writable, so a running app counts failed sign-ins in its own "
+            "memory, which this command cannot reach: restart the app to clear them (or wait: "
+            "a lock-out lasts at most an hour)."
+        )
     return 0
 
 
