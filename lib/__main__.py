@@ -13,30 +13,12 @@ import sys
 from pathlib import Path
 
 from lib import store
+from lib.analysis.consensus import METRIC_COLUMNS
 from lib.config import ConfigError, load_config
 from lib.pipeline import DEFAULT_DB, RefreshError, refresh
 
-EXPORT_COLUMNS = [
-    "round",
-    "statement_id",
-    "domain",
-    "text",
-    "n",
-    "n_no_opinion",
-    "n_missing",
-    "pct_agree",
-    "pct_neutral",
-    "pct_disagree",
-    "median",
-    "q1",
-    "q3",
-    "iqr",
-    "mean",
-    "sd",
-    "min",
-    "max",
-    "status",
-]
+# the plain export: what identifies a statement, then every metric with its status
+EXPORT_COLUMNS = ["round", "statement_id", "domain", "text", *METRIC_COLUMNS]
 
 
 _DB = os.environ.get("DELPHI_DB") or str(DEFAULT_DB)

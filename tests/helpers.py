@@ -193,3 +193,20 @@ class Page(HTMLParser):
     @property
     def text(self) -> str:
         return " ".join(self.visible)
+
+
+def signed_in_app(role: str | None = None):
+    """AppTest of app.py with sign-in configured (no demo mode), signed in as ``role`` (or an
+    observer); passwords "boss" (coordinator) and "team" (committee)."""
+    from streamlit.testing.v1 import AppTest
+
+    from lib.auth import hash_password
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.secrets["access"] = {
+        "coordinator_password_hash": hash_password("boss", iterations=1000),
+        "committee_password_hash": hash_password("team", iterations=1000),
+    }
+    if role:
+        at.session_state["role"] = role
+    return at

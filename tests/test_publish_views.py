@@ -15,9 +15,9 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from lib import store
-from lib.auth import hash_password
 from lib.pipeline import refresh
 from lib.sources import RawSource, read_workbook
+from tests.helpers import signed_in_app
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -26,14 +26,7 @@ COORDINATOR = "pages/coordinator.py"
 
 def _session(role: str | None) -> AppTest:
     """A new session with sign-in configured (no demo mode), signed in as ``role``."""
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.secrets["access"] = {
-        "coordinator_password_hash": hash_password("boss", iterations=1000),
-        "committee_password_hash": hash_password("team", iterations=1000),
-    }
-    if role:
-        at.session_state["role"] = role
-    return at
+    return signed_in_app(role)
 
 
 def _picked(at: AppTest, snapshot: int) -> AppTest:

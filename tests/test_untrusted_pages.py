@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import hash_password
 from tests.fake_sheets import DEFAULT_KEY, generate_service_account
-from tests.helpers import ROOT
+from tests.helpers import ROOT, signed_in_app
 from tests.untrusted import (
     PAYLOADS,
     hostile_tabs,
@@ -41,14 +40,7 @@ def _session(monkeypatch, study: Path, db: Path, role: str | None = None) -> App
     """A fresh visitor (observer, or signed in as ``role``) of ``study`` on database ``db``."""
     monkeypatch.setenv("DELPHI_STUDY", str(study))
     monkeypatch.setenv("DELPHI_DB", str(db))
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.secrets["access"] = {
-        "coordinator_password_hash": hash_password("boss", iterations=1000),
-        "committee_password_hash": hash_password("team", iterations=1000),
-    }
-    if role:
-        at.session_state["role"] = role
-    return at
+    return signed_in_app(role)
 
 
 def _assert_inert(at: AppTest, where: str) -> None:
