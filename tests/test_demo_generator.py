@@ -14,17 +14,12 @@ from typing import Any
 import openpyxl
 import pytest
 
+from tests.helpers import LABELS
+
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "data" / "demo" / "generate.py"
 SHIPPED = ROOT / "data" / "demo" / "isotretinoin_delphi.xlsx"
 TABS = ["Round 1", "Round 2", "Round 3", "Statements", "Panel"]
-LABELS = {
-    "Strongly disagree": 1,
-    "Disagree": 2,
-    "Neither agree nor disagree": 3,
-    "Agree": 4,
-    "Strongly agree": 5,
-}
 UNABLE = "Unable to judge"
 GRID = re.compile(r"^(?P<title>[^\[]+?) \[(?P<text>[^\[\]]+)\]$")
 Tabs = dict[str, list[list[Any]]]
