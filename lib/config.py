@@ -9,9 +9,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from lib.analysis.rules import PRESETS, Rule, rule_from_config
+from lib.analysis.rules import PRESETS, Rule, rule_from_config, yes_no_rule
+from lib.analysis.scales import Scale, ScaleMap, ScaleUse
 
-__all__ = ["StudyConfig", "ConfigError", "load_config", "config_from_dict", "DEMO_CONFIG"]
+__all__ = [
+    "StudyConfig",
+    "Scale",
+    "ScaleUse",
+    "ConfigError",
+    "load_config",
+    "config_from_dict",
+    "DEMO_CONFIG",
+    "YES_NO_LABELS",
+]
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo" / "study.toml"
 
@@ -30,8 +40,13 @@ _TOP_KEYS = {
     "rounds",
     "consensus",
     "privacy",
+    "scales",
 }
 _SCALE_KEYS = {"min", "max", "labels", "no_opinion", "no_opinion_in_denominator"}
+_SCALES_KEYS = _SCALE_KEYS | {"name", "rounds", "statements", "type", "consensus"}
+_YES_NO_CONSENSUS_KEYS = {"threshold", "min_n", "label", "version"}
+# The answers a Yes/No question takes without a label map (a [[scales]] table may add others).
+YES_NO_LABELS = {"Yes": 1, "No": 0}
 _PRIVACY_KEYS = {"min_group_size", "observer_comments"}
 # Delphi studies run two to four rounds; a number past this is a typo (round 2026, or 10**12,
 # which no INTEGER column holds and which used to fail only when the snapshot was stored).
@@ -68,6 +83,31 @@ class StudyConfig:
     observer_comments: bool = False
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # ``[[scales]]``: rounds or statements with a scale of their own (the last match wins, a
+    # statement-level entry before a round-level one)
+    scales: tuple[ScaleUse, ...] = ()
+
+    @property
+    def scale(self) -> Scale:
+        """The study's main scale (``[scale]`` and ``[consensus]``)."""
+        return Scale(
+            "",
+            self.scale_min,
+            self.scale_max,
+            self.labels,
+            self.no_opinion,
+            self.rule,
+            self.no_opinion_in_denominator,
+        )
+
+    @property
+    def scale_map(self) -> ScaleMap:
+        """Which scale each (round, statement) has: what analysis functions take."""
+        return ScaleMap(self.scale, self.scales)
+
+    def scale_for(self, rnd: int, statement_id: str) -> Scale:
+        """The scale statement ``statement_id`` is rated on in round ``rnd``."""
+        return self.scale_map.scale_for(rnd, statement_id)
 
     def tabs(self) -> list[str]:
         """Every tab the study needs from the source: rounds, then Statements and Panel."""
@@ -96,20 +136,79 @@ def _typed(d: dict[str, Any], key: str, kind: type | tuple, default: Any, prefix
     return value
 
 
-def _scale(d: dict[str, Any]) -> tuple[int, int, dict[str, int], tuple[str, ...], bool]:
-    _check_keys(d, _SCALE_KEYS, "scale.")
-    lo, hi = _typed(d, "min", int, 1, "scale."), _typed(d, "max", int, 5, "scale.")
+def _scale(
+    d: dict[str, Any], where: str = "scale."
+) -> tuple[int, int, dict[str, int], tuple[str, ...], bool]:
+    if where == "scale.":
+        _check_keys(d, _SCALE_KEYS, where)
+    lo, hi = _typed(d, "min", int, 1, where), _typed(d, "max", int, 5, where)
     if hi - lo < 1 or hi - lo > 20:
-        _fail("scale.max", f"must be between scale.min + 1 and scale.min + 20, got {hi}")
-    labels = _typed(d, "labels", dict, {}, "scale.")
+        _fail(where + "max", f"must be between {where}min + 1 and {where}min + 20, got {hi}")
+    labels = _typed(d, "labels", dict, {}, where)
     for label, score in labels.items():
         if not isinstance(score, int) or isinstance(score, bool) or not lo <= score <= hi:
-            _fail(f"scale.labels.{label}", f"must be a whole number from {lo} to {hi}")
-    no_op = _typed(d, "no_opinion", list, [], "scale.")
+            _fail(f"{where}labels.{label}", f"must be a whole number from {lo} to {hi}")
+    no_op = _typed(d, "no_opinion", list, [], where)
     if not all(isinstance(x, str) for x in no_op):
-        _fail("scale.no_opinion", "must be a list of text labels")
-    denom = _typed(d, "no_opinion_in_denominator", bool, False, "scale.")
+        _fail(where + "no_opinion", "must be a list of text labels")
+    denom = _typed(d, "no_opinion_in_denominator", bool, False, where)
     return lo, hi, dict(labels), tuple(no_op), denom
+
+
+def _scale_uses(entries: Any, main: Scale, rounds: dict[str, int]) -> tuple[ScaleUse, ...]:
+    """The ``[[scales]]`` entries: each a scale of its own for some rounds (or statements)."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        _fail("scales", "must be a list of [[scales]] tables")
+    uses, names = [], {""}
+    for k, entry in enumerate(entries, start=1):
+        where = f"scales[{k}]."
+        _check_keys(entry, _SCALES_KEYS, where)
+        name = _typed(entry, "name", str, "", where).strip()
+        if not name:
+            _fail(where + "name", "is required: the scale's name, shown in reports")
+        if name in names:
+            _fail(where + "name", f"{name!r} names two scales")
+        names.add(name)
+        kind = _typed(entry, "type", str, "likert", where)
+        if kind not in ("likert", "yes_no"):
+            _fail(where + "type", f'must be "likert" or "yes_no", got {kind!r}')
+        used = _typed(entry, "rounds", list, None, where)
+        if not used or not all(isinstance(r, int) and not isinstance(r, bool) for r in used):
+            _fail(where + "rounds", "must list the round numbers this scale applies to, e.g. [3]")
+        unknown = sorted(set(used) - set(rounds.values()))
+        if unknown:
+            _fail(where + "rounds", f"names round {unknown[0]}, which [rounds] does not list")
+        stmts = _typed(entry, "statements", list, [], where)
+        if not all(isinstance(x, str) and x.strip() for x in stmts):
+            _fail(where + "statements", "must be a list of statement IDs")
+        scale = _entry_scale(entry, name, kind == "yes_no", main, where)
+        uses.append(
+            ScaleUse(scale, frozenset(used), frozenset(x.strip().casefold() for x in stmts))
+        )
+    return tuple(uses)
+
+
+def _entry_scale(entry: dict[str, Any], name: str, yes_no: bool, main: Scale, where: str) -> Scale:
+    """The scale one ``[[scales]]`` table describes (no-opinion settings default to the main's)."""
+    body = {k: v for k, v in entry.items() if k in _SCALE_KEYS}
+    consensus = _typed(entry, "consensus", dict, {}, where)
+    if yes_no:
+        if "min" in body or "max" in body:
+            _fail(where + "min", "does not apply to a Yes/No scale (it runs No = 0, Yes = 1)")
+        body = {**body, "min": 0, "max": 1, "labels": {**YES_NO_LABELS, **body.get("labels", {})}}
+    body.setdefault("no_opinion", list(main.no_opinion))
+    body.setdefault("no_opinion_in_denominator", main.no_opinion_in_denominator)
+    lo, hi, labels, no_op, denom = _scale(body, where)
+    if not consensus and not yes_no:  # the study's preset, on this scale
+        same = main.rule.name in PRESETS and (main.rule.name != "rand_ucla" or (lo, hi) == (1, 9))
+        consensus = {"preset": main.rule.name if same else "pct75"}
+    try:
+        rule = yes_no_rule(consensus) if yes_no else rule_from_config(consensus, lo, hi)
+    except ValueError as exc:
+        raise ConfigError(f"Study configuration: {where}{exc}") from exc
+    return Scale(name, lo, hi, labels, no_op, rule, denom, yes_no)
 
 
 def _rounds(d: Any) -> dict[str, int]:
@@ -184,6 +283,8 @@ def config_from_dict(d: dict[str, Any], base_dir: Path | None = None) -> StudyCo
         rule = rule_from_config(consensus, lo, hi)
     except ValueError as exc:
         raise ConfigError(f"Study configuration: {exc}; presets: {', '.join(PRESETS)}") from exc
+    main = Scale("", lo, hi, labels, no_op, rule, denom)
+    scales = _scale_uses(d.get("scales"), main, rounds)
     source = simple.pop("source")
     if source and base_dir is not None and "://" not in source and not Path(source).is_absolute():
         candidate = base_dir / source
@@ -199,6 +300,7 @@ def config_from_dict(d: dict[str, Any], base_dir: Path | None = None) -> StudyCo
         no_opinion_in_denominator=denom,
         min_group_size=size,
         observer_comments=obs_comments,
+        scales=scales,
         raw=d,
         **simple,
     )

@@ -20,22 +20,23 @@ from typing import Any
 import pandas as pd
 
 from lib import store
-from lib.analysis.consensus import compute_metrics
+from lib.analysis.consensus import study_metrics
 from lib.config import DEMO_CONFIG, StudyConfig
 from lib.ingest import IngestError, IngestResult, ingest
 from lib.sources import RawSource, SourceError, is_google_sheet, read_source
+from lib.study_db import DEFAULT_DB, Mismatch, mismatch, remember
 
 __all__ = [
     "DEFAULT_DB",
     "RefreshBusy",
     "RefreshError",
     "RefreshResult",
+    "StudyMismatch",
     "ensure_demo_db",
     "refresh",
     "refresh_lock",
 ]
 
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "delphi.duckdb"
 Progress = Callable[[str], None]
 _COUNTS = ("n_rounds", "n_invited", "n_respondents", "n_statements", "n_ratings", "n_problems")
 
@@ -50,6 +51,14 @@ class RefreshError(RuntimeError):
 
 class RefreshBusy(RefreshError):
     """Another refresh holds the lock."""
+
+
+class StudyMismatch(RefreshError):
+    """The database holds another study (``lib.study_db``); nothing was read or written."""
+
+    def __init__(self, found: Mismatch) -> None:
+        super().__init__("study", found.message())
+        self.mismatch = found
 
 
 @dataclass
@@ -144,10 +153,25 @@ def refresh(
     run = _Run(cfg, db_path, source or cfg.source, progress, google or {})
     with refresh_lock(db_path, wait):
         try:
+            _check_study(run)
             return _refresh_locked(run, raw)
+        except StudyMismatch:
+            raise  # not this study's database: not even its refresh log is written
         except RefreshError as exc:
             _log_failure(run, exc)
             raise
+
+
+def _check_study(run: _Run) -> None:
+    """Refuse, before the source is read, a database that holds another study."""
+
+    def found() -> Any:
+        with store.connect(run.db_path, read_only=True) as con:
+            return mismatch(con, run.source, run.cfg.title, db=run.db_path, study=run.cfg.path)
+
+    other = _guard("store", found)
+    if other is not None:
+        raise StudyMismatch(other)
 
 
 def _refresh_locked(run: _Run, raw: RawSource | None) -> RefreshResult:
@@ -199,6 +223,7 @@ def _store(run: _Run, raw: RawSource, result: IngestResult, digest: str) -> Refr
                 "store and compute", lambda: _write(con, run, raw, result, digest, prev)
             )
             outcome = "new"
+        remember(con, run.source, run.cfg.title)  # with its first snapshot, and each one after
     return RefreshResult(
         outcome, sid, prev, problems, changes, run.timings, raw.requests, counts, raw.title, tabs
     )
@@ -215,7 +240,7 @@ def _write(
     """Compute the snapshot's metrics, then store both (with its refresh-log line) at once;
     return its id, problems, changes since ``prev`` and counts."""
     cfg = run.cfg
-    metrics = compute_metrics(result.ratings, cfg.rule, cfg.no_opinion_in_denominator)
+    metrics = study_metrics(result.ratings, cfg.scale_map)
     sid = store.write_snapshot(
         con,
         result,

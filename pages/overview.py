@@ -54,7 +54,7 @@ with left:
         ],
         column_config=ui.columns.ROUNDS,
     )
-    st.caption(f"Consensus rule: {ui.escape(cfg.rule.describe())}.")
+    st.caption(ui.escape(" ".join(cfg.scale_map.rule_sentences())))
 with right:
     st.plotly_chart(ui.figure(status_by_round_chart, m), key="status_chart")
 
@@ -73,6 +73,8 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     )
 by_label = {v: k for k, v in STATUS_LABELS.items()}
 table = summary.status_table(m, choice, domains, [by_label[s] for s in shown or []])
+if cfg.scale_map.mixed:  # "% agree" of a Yes/No question is its share of Yes
+    table.insert(4, "scale", cfg.scale_map.described(table))
 st.dataframe(
     table.assign(status=table["status"].map(STATUS_LABELS)),
     hide_index=True,

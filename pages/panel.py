@@ -46,7 +46,7 @@ else:
     st.caption(groups.pooling_rule(small))
 
 st.subheader("Did those who dropped out rate differently?")
-attrition = ui.stat(participation.attrition_groups, cfg.rule.agree, small)
+attrition = ui.stat(participation.attrition_groups, cfg.rule.agree, small, cfg.scale_map)
 dropped = int(attrition.loc[attrition["group"] == "dropped out", "n_panelists"].iloc[0])
 if dropped == 0:
     st.caption("Nobody who rated in round 1 missed the last round.")

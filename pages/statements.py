@@ -5,7 +5,7 @@ import streamlit as st
 
 from lib import ui
 from lib.analysis import flow, sensitivity, solidity, stability, summary
-from lib.charts.results import likert_chart
+from lib.charts.results import likert_chart, round_scales
 
 ui.require_router()
 
@@ -28,26 +28,24 @@ st.subheader("Wording per round")
 ui.wording_versions(summary.wording_history(family))
 
 dist = ui.distribution()
-st.plotly_chart(
-    ui.figure(
-        likert_chart, dist[dist["statement_id"].isin(ids)], ui.scale_labels(), "Ratings per round"
-    ),
-    key="st_likert",
-)
+per_round = round_scales(cfg.scale_map, family)
+mine = dist[dist["statement_id"].isin(ids)]
+fig = ui.figure(likert_chart, mine, ui.scale_labels(), "Ratings per round", per_round)
+st.plotly_chart(fig, key="st_likert")
 
 st.subheader("Metrics and status per round")
 ui.metrics_table(m[m["statement_id"].isin(ids)].sort_values("round"), key="st_metrics")
 
 st.subheader("How solid is each result")
-solid = ui.stat(solidity.solidity, cfg.rule, cfg.no_opinion_in_denominator)
+solid = ui.stat(solidity.solidity_by_scale, cfg.scale_map)
 ui.solidity_table(solid[solid["statement_id"].isin(ids)], key="st_solidity")
 st.caption(
-    "Wilson 95% interval for % agree (Newcombe 1998). Votes needed: the integer "
-    f"cut-off of the rule. {solidity.FLIP_RULE}"
+    "Wilson 95% interval for % agree (% yes for a Yes/No question; Newcombe 1998). "
+    f"Votes needed: the integer cut-off of the rule. {solidity.FLIP_RULE}"
 )
 
 st.subheader("Stability between rounds")
-stab = ui.stat(stability.stability, cfg.rule.agree)
+stab = ui.stat(stability.stability, cfg.rule.agree, cfg.scale_map)
 stab = stab[stab["statement_id"].isin(ids)]
 if stab.empty:
     st.caption("Rated in one round only: nothing to compare.")
@@ -56,9 +54,8 @@ else:
     st.caption(stability.STABILITY_RULE)
 
 st.subheader("Under other consensus definitions")
-scale = (cfg.scale_min, cfg.scale_max, cfg.rule)
-per = ui.stat(sensitivity.sensitivity_by_statement, *scale, cfg.no_opinion_in_denominator)
-counts = ui.stat(sensitivity.sensitivity_counts, per, *scale)
+per = ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map)
+counts = ui.stat(sensitivity.sensitivity_counts_by_scale, per, cfg.scale_map)
 ui.rules_table(per[per["statement_id"].isin(ids)], counts, key="st_rules")
 ui.inapplicable_captions(counts)
 

@@ -41,7 +41,8 @@ with by_statement:
 
 with by_panel:
     left, right = st.columns(2)
-    kendall, alpha = ui.stat(agreement.kendall_w), ui.stat(agreement.krippendorff_alpha)
+    kendall = ui.stat(agreement.kendall_w, False, cfg.scale_map)
+    alpha = ui.stat(agreement.krippendorff_alpha, False, "ordinal", cfg.scale_map)
     left.plotly_chart(ui.figure(agreement_charts.iqr_chart, m), key="tr_iqr")
     right.plotly_chart(
         ui.figure(agreement_charts.agreement_index_chart, kendall, alpha), key="tr_w"
@@ -52,7 +53,7 @@ with by_panel:
         + ui.escape(agreement.MISSING_RULE)
     )
     if st.toggle("Kendall's W per domain", key="tr_by_domain"):
-        table = ui.stat(agreement.kendall_w, True)
+        table = ui.stat(agreement.kendall_w, True, cfg.scale_map)
         st.plotly_chart(ui.figure(agreement_charts.kendall_domain_chart, table), key="tr_w_domain")
     else:
         table = summary.agreement_indices(kendall, alpha)
@@ -68,9 +69,8 @@ with flow_tab:
     )
 
 with by_rule:
-    scale = (cfg.scale_min, cfg.scale_max, cfg.rule)
-    per = ui.stat(sensitivity.sensitivity_by_statement, *scale, cfg.no_opinion_in_denominator)
-    counts = ui.stat(sensitivity.sensitivity_counts, per, *scale)
+    per = ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map)
+    counts = ui.stat(sensitivity.sensitivity_counts_by_scale, per, cfg.scale_map)
     scopes = list(dict.fromkeys(counts.loc[counts["applicable"], "scope"]))
     scope = (
         st.segmented_control("Count statements in", scopes, default=scopes[-1], key="tr_scope")

@@ -24,7 +24,10 @@ from streamlit.testing.v1 import AppTest
 
 from lib import publication, store
 from lib.auth import hash_password
-from lib.pipeline import RefreshError
+from lib.config import load_config
+from lib.pipeline import RefreshError, refresh
+from lib.sources import RawSource
+from tests.scale_fixtures import MIXED_TOML, mixed_study
 from tests.study_shapes import Shape, build, config_toml, refreshed, shapes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,4 +154,29 @@ def test_next_round_page_opens_when_every_statement_reached_consensus():
 def test_every_page_renders_for_every_role(shape):
     with _study(shape) as rated:
         failures = [f for role in ROLES for f in _failures(role, rated)]
+    assert not failures, "\n".join(failures)
+
+
+@contextmanager
+def _mixed_scales_study() -> Iterator[None]:
+    """``tests/scale_fixtures``: a 7-point round with one Yes/No statement, then a Yes/No vote
+    counting "Don't know" in the denominator; refreshed, published, configured as the app's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        study, db = Path(tmp) / "study.toml", Path(tmp) / "study.duckdb"
+        study.write_text(MIXED_TOML, encoding="utf-8")
+        cfg = load_config(study)
+        tabs = mixed_study().tabs
+        result = refresh(cfg, db, raw=RawSource(tabs=tabs, source=cfg.source, title="Mixed"))
+        publication.publish(db, result.snapshot_id, close_rounds=[1, 2])
+        with mock.patch.dict(os.environ, {"DELPHI_STUDY": str(study), "DELPHI_DB": str(db)}):
+            yield
+
+
+def test_every_page_renders_a_study_that_changes_scale_between_rounds():
+    with _mixed_scales_study():
+        failures = [f for role in ROLES for f in _failures(role, True)]
+        at = next(at for page, at in _pages_as("committee") if page == "pages/statements.py")
+        label = next(o for o in at.selectbox(key="st_statement").options if "S02" in o)
+        at.selectbox(key="st_statement").select(label).run()
+        failures += [f"committee · statements S02 · {p}" for p in _problems(at)]
     assert not failures, "\n".join(failures)

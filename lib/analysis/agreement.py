@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis._common import groups, key_cols, notes, quiet, wide
+from lib.analysis.scales import ScaleMap
 
 __all__ = ["MISSING_RULE", "kendall_w", "krippendorff_alpha"]
 
@@ -23,14 +24,54 @@ MISSING_RULE = (
 )
 
 
+def _one_scale(ratings: pd.DataFrame, scales: ScaleMap | None) -> tuple[pd.DataFrame, dict]:
+    """Each round's ratings on its most used scale only (ranks and distances across two scales
+    mean nothing), and per round a note saying what was left out."""
+    if scales is None or not scales.mixed or ratings.empty:
+        return ratings, {}
+    names = scales.names(ratings)
+    keep = pd.Series(False, index=ratings.index)
+    left: dict[int, str] = {}
+    for rnd, idx in ratings.groupby("round").groups.items():
+        per = ratings.loc[idx].assign(scale=names[idx]).drop_duplicates("statement_id")
+        counts = per["scale"].value_counts()
+        main = counts.index[0]
+        keep[idx] = names[idx] == main
+        if len(counts) > 1:
+            other = int(counts.iloc[1:].sum())
+            shown = scales.scale_for(
+                int(rnd), per.loc[per["scale"] == main, "statement_id"].iloc[0]
+            )
+            left[int(rnd)] = (
+                f"computed over the {int(counts.iloc[0])} statement(s) on the "
+                f"{shown.describe()} scale; {other} on another scale left out"
+            )
+    return ratings[keep], left
+
+
+def _with_scale_notes(frame: pd.DataFrame, left: dict[int, str]) -> pd.DataFrame:
+    if left:
+        extra = [left.get(int(r)) for r in frame["round"]]
+        frame["note"] = [
+            notes(a if isinstance(a, str) else None, b)
+            for a, b in zip(frame["note"], extra, strict=True)
+        ]
+    return frame
+
+
 def kendall_w(
-    ratings: pd.DataFrame, statements: pd.DataFrame | None = None, by_domain: bool = False
+    ratings: pd.DataFrame,
+    statements: pd.DataFrame | None = None,
+    by_domain: bool = False,
+    scales: ScaleMap | None = None,
 ) -> pd.DataFrame:
     """Kendall's W (tie-corrected) per round, or per round and domain, with χ², df and p.
 
     Complete cases: see ``MISSING_RULE``; the counts left out are in ``panelists_dropped`` and
-    ``statements_dropped``.
+    ``statements_dropped``.  With ``scales``, a round mixing scales is ranked over the
+    statements on its most used scale (the note says so).
     """
+    ratings, left = _one_scale(ratings, scales)
     rows = [{**key, **_kendall_one(frame)} for key, frame in groups(ratings, statements, by_domain)]
     cols = [
         *key_cols(by_domain),
@@ -44,7 +85,7 @@ def kendall_w(
         "p",
         "note",
     ]
-    return pd.DataFrame(rows, columns=cols)
+    return _with_scale_notes(pd.DataFrame(rows, columns=cols), left)
 
 
 def _kendall_one(frame: pd.DataFrame) -> dict[str, Any]:
@@ -101,8 +142,11 @@ def krippendorff_alpha(
     statements: pd.DataFrame | None = None,
     by_domain: bool = False,
     level: str = "ordinal",
+    scales: ScaleMap | None = None,
 ) -> pd.DataFrame:
-    """Krippendorff's alpha per round (or round and domain); missing ratings are tolerated."""
+    """Krippendorff's alpha per round (or round and domain); missing ratings are tolerated.
+    With ``scales``, as :func:`kendall_w`: a round's most used scale only."""
+    ratings, left = _one_scale(ratings, scales)
     rows = [
         {**key, **_alpha_one(frame, level)} for key, frame in groups(ratings, statements, by_domain)
     ]
@@ -115,7 +159,7 @@ def krippendorff_alpha(
         "level",
         "note",
     ]
-    return pd.DataFrame(rows, columns=cols)
+    return _with_scale_notes(pd.DataFrame(rows, columns=cols), left)
 
 
 def _alpha_one(frame: pd.DataFrame, level: str) -> dict[str, Any]:

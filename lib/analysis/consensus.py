@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis.rules import EPS, Rule
+from lib.analysis.scales import QUANTILE_COLUMNS, ScaleMap
 
-__all__ = ["METRIC_COLUMNS", "compute_metrics", "apply_rule"]
+__all__ = ["METRIC_COLUMNS", "compute_metrics", "study_metrics", "apply_rule"]
 
 METRIC_COLUMNS = [
     "n",
@@ -115,6 +116,30 @@ def compute_metrics(
     finally:
         con.close()
     return apply_rule(frame, rule)
+
+
+def study_metrics(ratings: pd.DataFrame, scales: ScaleMap) -> pd.DataFrame:
+    """:func:`compute_metrics` with each statement's own scale: its agree and disagree ranges,
+    rule and no-opinion denominator.  A Yes/No question's % agree is its share of Yes, and its
+    median, quartiles, mean, sd, min and max are left blank (they mean nothing there).
+
+    >>> from lib.analysis.rules import preset
+    >>> r = pd.DataFrame({"round": 1, "statement_id": "S1", "rating": [5.0, 4.0, 2.0, None],
+    ...                   "no_opinion": [False, False, False, True]})
+    >>> one = ScaleMap.single(preset("pct75", 1, 5), 1, 5)
+    >>> study_metrics(r, one)[["n", "pct_agree"]].to_dict("records")
+    [{'n': 3, 'pct_agree': 66.66666666666667}]
+    """
+    parts = []
+    for scale, part in scales.split(ratings):
+        m = compute_metrics(part, scale.rule, scale.no_opinion_in_denominator)
+        if scale.yes_no:
+            m[QUANTILE_COLUMNS] = np.nan
+        parts.append(m)
+    if len(parts) == 1:
+        return parts[0]
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["round", "statement_id"], ignore_index=True)
 
 
 def _within(values: pd.Series, rng: tuple[float, float] | None) -> pd.Series:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from lib.analysis._common import quiet
 from lib.analysis.groups import BLANK, other_label, pool_small_groups
+from lib.analysis.scales import ScaleMap
 from lib.analysis.stability import MIN_PAIRED
 
 __all__ = [
@@ -180,6 +181,7 @@ def attrition_groups(
     respondents: pd.DataFrame,
     agree: tuple[float, float] = (4, 5),
     min_group_size: int | None = None,
+    scales: ScaleMap | None = None,
 ) -> pd.DataFrame:
     """Round-1 ratings of panelists who stayed vs those who dropped out (``ATTRITION_RULE``):
     per group n_panelists, n_ratings, mean_rating and pct_agree.
@@ -189,7 +191,16 @@ def attrition_groups(
     other group give them away by difference from the round's results.
     """
     r1 = _round_one(ratings, respondents)
-    r1 = r1.assign(agrees=r1["rating"].between(*agree))
+    if scales is not None and scales.mixed:  # each rating against its own scale's agree range
+        names = scales.names(r1)
+        by_name = {s.name: s.rule.agree for s in scales.all_scales()}
+        lo = names.map(lambda n: by_name[n][0])
+        hi = names.map(lambda n: by_name[n][1])
+        r1 = r1.assign(agrees=(r1["rating"] >= lo) & (r1["rating"] <= hi))
+    else:
+        if scales is not None:
+            agree = scales.main.rule.agree
+        r1 = r1.assign(agrees=r1["rating"].between(*agree))
     groups = (
         r1.groupby("group")
         .agg(

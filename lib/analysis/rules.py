@@ -16,6 +16,7 @@ __all__ = [
     "EPS",
     "preset",
     "rule_from_config",
+    "yes_no_rule",
     "cutoff_votes",
 ]
 
@@ -45,6 +46,9 @@ class Rule:
 
     def describe(self) -> str:
         """The rule in one sentence, as a report states it."""
+        if self.name == "yes_no":
+            share = f"≥ {self.threshold:g}%"
+            return f"Consensus in: {share} answer Yes; consensus out: {share} answer No"
         if self.method == "rand_ucla":
             return (
                 "RAND/UCLA: appropriate if median 7–9 without disagreement, inappropriate if "
@@ -212,6 +216,39 @@ def rule_from_config(cfg: dict[str, Any], lo: int, hi: int) -> Rule:
         rule = replace(rule, name="custom", label=f"{base.label} (customised)")
     if rule.method == "rule" and rule.threshold is None and rule.median_agree is None:
         raise ValueError("consensus needs a threshold or a median_agree range")
+    return rule
+
+
+def yes_no_rule(cfg: dict[str, Any]) -> Rule:
+    """The rule of a Yes/No question: consensus in when at least ``threshold`` percent (75 by
+    default) answer Yes, consensus out when as many answer No; ``min_n``, ``label`` and
+    ``version`` as for any rule.
+
+    >>> yes_no_rule({"threshold": 70}).describe()
+    'Consensus in: ≥ 70% answer Yes; consensus out: ≥ 70% answer No'
+    """
+    unknown = set(cfg) - {"threshold", "min_n", "label", "version"}
+    if unknown:
+        raise ValueError(
+            f"consensus.{sorted(unknown)[0]} does not apply to a Yes/No question; allowed: "
+            "label, min_n, threshold, version"
+        )
+    threshold = _share(cfg, "threshold") or 75.0
+    rule = Rule(
+        "yes_no",
+        f"≥ {threshold:g}% yes",
+        (1, 1),
+        (0, 0),
+        threshold=threshold,
+        source="share answering Yes (inclusion vote)",
+    )
+    if "min_n" in cfg:
+        if not isinstance(cfg["min_n"], int) or cfg["min_n"] < 1:
+            raise ValueError(f"consensus.min_n must be a whole number ≥ 1, got {cfg['min_n']!r}")
+        rule = replace(rule, min_n=cfg["min_n"])
+    for key in ("label", "version"):
+        if key in cfg:
+            rule = replace(rule, **{key: str(cfg[key])})
     return rule
 
 

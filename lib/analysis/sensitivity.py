@@ -9,8 +9,14 @@ import pandas as pd
 
 from lib.analysis.consensus import compute_metrics
 from lib.analysis.rules import PRESETS, STATUSES, Rule, preset
+from lib.analysis.scales import Scale, ScaleMap, by_scale
 
-__all__ = ["sensitivity_by_statement", "sensitivity_counts"]
+__all__ = [
+    "sensitivity_by_statement",
+    "sensitivity_counts",
+    "sensitivity_by_scale",
+    "sensitivity_counts_by_scale",
+]
 
 _COUNT_COLUMNS = [
     "rule",
@@ -112,3 +118,66 @@ def _status_counts(m: pd.DataFrame, key: str, label: str) -> list[dict[str, Any]
             }
         )
     return rows
+
+
+def _scale_rules(scale: Scale) -> list[tuple[str, Rule | None, str]]:
+    """:func:`_rules` for one scale; a Yes/No question is judged by its share of Yes only, so
+    the median and RAND/UCLA presets do not apply to it."""
+    rules = _rules(scale.min, scale.max, scale.rule)
+    if not scale.yes_no:
+        return rules
+    why = "not applicable to a Yes/No question"
+    return [(k, None, why) if k in ("median_iqr", "rand_ucla") else (k, r, n) for k, r, n in rules]
+
+
+def sensitivity_by_scale(ratings: pd.DataFrame, scales: ScaleMap) -> pd.DataFrame:
+    """:func:`sensitivity_by_statement` with each statement's own scale: ``study_rule`` is its
+    scale's rule, each preset is adapted to its scale, and a preset that does not apply to a
+    statement's scale leaves its status blank."""
+
+    def one(part: pd.DataFrame, scale: Scale) -> pd.DataFrame:
+        statuses = {}
+        for key, rule, _ in _scale_rules(scale):
+            if rule is not None:
+                m = compute_metrics(part, rule, scale.no_opinion_in_denominator)
+                statuses[key] = m.set_index(["round", "statement_id"])["status"]
+        return pd.DataFrame(statuses).reset_index()
+
+    per = by_scale(ratings, scales, one)
+    keys = ["study_rule", *(k for k in PRESETS if k in per.columns)]
+    per = per.reindex(columns=["round", "statement_id", *keys])
+    per["n_rules_consensus"] = (per[keys].notna() & (per[keys] != "no_consensus")).sum(axis=1)
+    per["rules_disagree"] = per[keys].nunique(axis=1) > 1
+    return per
+
+
+def sensitivity_counts_by_scale(by_statement: pd.DataFrame, scales: ScaleMap) -> pd.DataFrame:
+    """:func:`sensitivity_counts` over :func:`sensitivity_by_scale`'s frame: each rule counts
+    the statements it applies to, and its note says how many it leaves out."""
+    if not scales.mixed:
+        main = scales.main
+        return sensitivity_counts(by_statement, main.min, main.max, main.rule)
+    counts: list[dict[str, Any]] = []
+    for key in ["study_rule", *PRESETS]:
+        col = by_statement.get(key)
+        if col is None or col.isna().all():
+            why = "not applicable on this study's scales"
+            counts.append(
+                {
+                    "rule": key,
+                    "label": PRESETS.get(key, key),
+                    "scope": "all",
+                    "applicable": False,
+                    "note": why,
+                }
+            )
+            continue
+        rated = by_statement[col.notna()]
+        m = rated[["round", "statement_id"]].assign(status=rated[key])
+        label = "This study's rules" if key == "study_rule" else PRESETS[key]
+        rows = _status_counts(m, key, label)
+        left = int(col.isna().sum())
+        for row in rows:
+            row["note"] = f"{left} statement-rounds on a scale it does not apply to" if left else ""
+        counts += rows
+    return pd.DataFrame(counts).reindex(columns=_COUNT_COLUMNS)

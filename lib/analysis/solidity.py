@@ -9,8 +9,9 @@ import pandas as pd
 
 from lib.analysis.consensus import apply_rule
 from lib.analysis.rules import EPS, Rule, cutoff_votes
+from lib.analysis.scales import ScaleMap, by_scale
 
-__all__ = ["FLIP_RULE", "wilson_interval", "solidity"]
+__all__ = ["FLIP_RULE", "wilson_interval", "solidity", "solidity_by_scale"]
 
 FLIP_RULE = (
     "Votes to flip: the fewest panelists who would have to answer differently (moving between "
@@ -73,6 +74,12 @@ def solidity(metrics: pd.DataFrame, rule: Rule, denom_no_opinion: bool = False) 
     out["flip_to"] = [f[1] for f in flips]
     out["note"] = [f[2] for f in flips]
     return out.reset_index(drop=True)
+
+
+def solidity_by_scale(metrics: pd.DataFrame, scales: ScaleMap) -> pd.DataFrame:
+    """:func:`solidity` with each statement's own scale (its rule and denominator); for a
+    Yes/No question the interval is that of the share answering Yes."""
+    return by_scale(metrics, scales, lambda m, s: solidity(m, s.rule, s.no_opinion_in_denominator))
 
 
 def _flip(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from lib.analysis._common import notes, quiet
 from lib.analysis.flow import previous_versions
+from lib.analysis.scales import Scale, ScaleMap
 
 __all__ = ["STABILITY_RULE", "CV_CHANGE_LIMIT", "STABILITY_P", "MIN_PAIRED", "stability"]
 
@@ -29,17 +30,25 @@ STABILITY_RULE = (
     f"normal approximation with continuity correction, as R's wilcox.test); otherwise it is "
     f"still moving. "
     f"A CV that grows from 0 (a unanimous panel starting to split) counts as moving. With fewer "
-    f"than {MIN_PAIRED} paired ratings it is not assessable. McNemar's test on agree / not agree "
+    f"than {MIN_PAIRED} paired ratings it is not assessable; versions rated on different scales "
+    f"(a 7-point round, then a Yes/No vote) are not compared. McNemar's test on agree / not agree "
     f"and the share of panelists who changed their rating are shown for information. A revised "
     f"statement is compared with the version it was revised from."
 )
 
 
 def stability(
-    ratings: pd.DataFrame, statements: pd.DataFrame, agree: tuple[float, float] = (4, 5)
+    ratings: pd.DataFrame,
+    statements: pd.DataFrame,
+    agree: tuple[float, float] = (4, 5),
+    scales: ScaleMap | None = None,
 ) -> pd.DataFrame:
     """Per statement and round, the paired comparison with its previous version (see
-    ``STABILITY_RULE``): Wilcoxon, McNemar on agree / not agree, share changed, change in CV."""
+    ``STABILITY_RULE``): Wilcoxon, McNemar on agree / not agree, share changed, change in CV.
+
+    With ``scales``, each pair is compared on its own scale's agree range, and a pair whose
+    versions were rated on different scales (7 points, then Yes/No) is not compared: its
+    verdict says so."""
     valid = ratings.dropna(subset=["rating", "panelist"])
     # Positions of each (round, statement)'s ratings, paired by panelist code with numpy: a
     # pandas join per pair took 1.3 of the 3.3 s at 2,000 panelists.
@@ -53,7 +62,15 @@ def stability(
         cur = at.get((pair.round, pair.statement_id), none)
         # a panelist rated a version twice only if ingest failed to de-duplicate: the first counts
         _, i, j = np.intersect1d(who[prev], who[cur], return_indices=True)
-        rows.append({**pair._asdict(), **_paired(score[prev[i]], score[cur[j]], agree)})
+        if scales is None:
+            rows.append({**pair._asdict(), **_paired(score[prev[i]], score[cur[j]], agree)})
+            continue
+        was = scales.scale_for(pair.prev_round, pair.prev_statement_id)
+        now = scales.scale_for(pair.round, pair.statement_id)
+        if not was.same_as(now):
+            rows.append({**pair._asdict(), **_not_comparable(len(i), was, now)})
+            continue
+        rows.append({**pair._asdict(), **_paired(score[prev[i]], score[cur[j]], now.rule.agree)})
     cols = [
         "round",
         "statement_id",
@@ -78,6 +95,12 @@ def stability(
         "note",
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _not_comparable(n: int, was: Scale, now: Scale) -> dict[str, Any]:
+    """A pair rated on two different scales: counted, never tested."""
+    why = f"rated on {was.describe()} then on {now.describe()}: ratings on different scales"
+    return {"n_paired": n, "verdict": "not comparable", "note": f"{why} are not compared"}
 
 
 def _paired(prev: np.ndarray, cur: np.ndarray, agree: tuple[float, float]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from lib.config import StudyConfig
+from lib.config import Scale, StudyConfig
+from lib.ingest.labels import label_number, unknown_label_problem
 
 __all__ = [
     "Answers",
@@ -26,7 +27,6 @@ __all__ = [
     "parse_timestamp",
 ]
 
-_LABEL_NUMBER = re.compile(r"\(\s*(-?\d+)\s*\)\s*$")
 _DATE_PARTS = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}")
 _SERIAL_EPOCH = dt.datetime(1899, 12, 30)
 # Invisible characters besides the format ones (category Cf: zero-width space and joiners, soft
@@ -97,28 +97,37 @@ def _simple_fold(c: str) -> str:
 # --- ratings ---------------------------------------------------------------------------------
 
 
-def parse_rating(value: Any, cfg: StudyConfig) -> Rating:
-    """(score, is_no_opinion, problem) for one answer cell; blank -> (None, False, None)."""
+def parse_rating(value: Any, scale: Scale | StudyConfig) -> Rating:
+    """(score, is_no_opinion, problem) for one answer cell; blank -> (None, False, None).
+
+    ``scale`` is the question's scale (a study configuration means its main scale).  A label
+    is looked up in the scale's map, else read from the number it starts or ends with
+    (``7 – Very important``, ``Accord total (9)``), else from plain digits.
+    """
+    if isinstance(scale, StudyConfig):
+        scale = scale.scale
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, False, None
     if isinstance(value, bool):
         return None, False, f"unknown answer {value!r}"
     if isinstance(value, int | float):
-        return _in_range(_as_float(value), cfg)
+        return _in_range(_as_float(value), scale)
     text = str(value).strip()
     folded = text.casefold()
-    if folded in {x.casefold() for x in cfg.no_opinion}:
+    if folded in {x.casefold() for x in scale.no_opinion}:
         return None, True, None
-    labels = {k.strip().casefold(): v for k, v in cfg.labels.items()}
+    labels = {k.strip().casefold(): v for k, v in scale.labels.items()}
     if folded in labels:
         return float(labels[folded]), False, None
-    match = _LABEL_NUMBER.search(text)
-    if match:
-        return _in_range(float(match.group(1)), cfg)
+    number = label_number(text)
+    if number is not None:
+        return _in_range(float(number), scale)
     try:
-        return _in_range(float(text.replace(",", ".")), cfg)
+        return _in_range(float(text.replace(",", ".")), scale)
     except ValueError:
-        return None, False, f"unknown label {text[:80]!r}"
+        accepted = [*scale.labels, *scale.no_opinion]
+        section = f'[[scales]] "{scale.name}" labels' if scale.name else "[scale.labels]"
+        return None, False, unknown_label_problem(text, accepted, section)
 
 
 def _as_float(value: int | float) -> float:
@@ -128,13 +137,15 @@ def _as_float(value: int | float) -> float:
         return math.inf if value > 0 else -math.inf
 
 
-def _in_range(score: float, cfg: StudyConfig) -> Rating:
-    if score != score or not score.is_integer() or not cfg.scale_min <= score <= cfg.scale_max:
+def _in_range(score: float, scale: Scale) -> Rating:
+    if score != score or not score.is_integer() or not scale.min <= score <= scale.max:
         problem = (
-            f"{score:g} is outside the scale {cfg.scale_min}–{cfg.scale_max}"
+            f"{score:g} is outside the scale {scale.describe()}"
             if score == score
             else "not a number"
         )
+        if scale.yes_no and score == score:
+            problem = f"{score:g} is not an answer to a Yes/No question (Yes = 1, No = 0)"
         return None, False, problem
     return score, False, None
 
@@ -142,8 +153,8 @@ def _in_range(score: float, cfg: StudyConfig) -> Rating:
 class Answers:
     """``parse_rating`` once per distinct cell value: a rating column holds a handful of labels."""
 
-    def __init__(self, cfg: StudyConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, scale: Scale) -> None:
+        self.scale = scale
         self.index: dict[Any, int] = {}
         self.results: list[Rating] = []
 
@@ -156,7 +167,7 @@ class Answers:
             found, key = None, None
         if found is None:
             found = len(self.results)
-            self.results.append(parse_rating(value, self.cfg))
+            self.results.append(parse_rating(value, self.scale))
             if key is not None:
                 self.index[key] = found
         return found

@@ -15,7 +15,13 @@ import pandas as pd
 
 from lib.config import StudyConfig
 from lib.ingest.cells import Clock, cell_text, date_order
-from lib.ingest.columns import classify, find_column, report_unmatched
+from lib.ingest.columns import (
+    Catalogue,
+    classify,
+    find_column,
+    no_match_message,
+    report_unmatched,
+)
 from lib.ingest.context import Context, RoundTab
 from lib.ingest.panel import read_panel
 from lib.ingest.ratings import TabRatings, ratings_frame, tab_ratings
@@ -67,7 +73,11 @@ def ingest(raw: RawSource, cfg: StudyConfig) -> IngestResult:
     panel = read_panel(raw.tabs, cfg, report)
     clock = Clock(_sheet_zone(raw, cfg, report), _date_order(raw, cfg))
     ctx = Context(cfg, report, clock, listed, frozenset(panel["identity"]))
-    reads = [_round_tab(RoundTab.read(t, rnd, raw.tabs[t]), ctx) for t, rnd in cfg.rounds.items()]
+    spellings: dict[str, str] = {}  # without a Statements tab: each ID as first written
+    reads = [
+        _round_tab(RoundTab.read(t, rnd, raw.tabs[t]), ctx, spellings)
+        for t, rnd in cfg.rounds.items()
+    ]
     statements = statement_table(listed, [f for r in reads for f in r.asked], cfg, report)
     identities = {p.identity: p.display for p in panel.itertuples()}
     for s in (s for r in reads for s in r.subs):
@@ -82,22 +92,22 @@ def ingest(raw: RawSource, cfg: StudyConfig) -> IngestResult:
     )
 
 
-def _round_tab(tab: RoundTab, ctx: Context) -> _RoundRead:
-    """Read one round's tab: classify its columns, keep its submissions, parse its answers."""
+def _round_tab(tab: RoundTab, ctx: Context, spellings: dict[str, str]) -> _RoundRead:
+    """Read one round's tab: classify its columns, keep its submissions, parse its answers.
+
+    A tab none of whose questions matches a statement is refused, naming its first questions
+    and the closest Statements-tab texts."""
     if not tab.rows:
         ctx.flag(tab, None, None, "empty tab", "the tab is empty; round skipped")
         return _RoundRead(tab)
-    cols = classify(tab, ctx)
+    cat = Catalogue(ctx.listed, tab.round, spellings)
+    cols = classify(tab, ctx, cat)
     stmt_cols = [c for c in cols if c.kind == "statement"]
-    if not stmt_cols:
-        raise IngestError(
-            f"No question in tab '{tab.name}' matches a statement: check the "
-            f"'{ctx.cfg.statements_tab}' tab texts or start question titles with an ID "
-            "such as 'S01.'"
-        )
     ids = find_column(tab.header, ctx.cfg.identity_column)
     times = find_column(tab.header, ctx.cfg.timestamp_column)
-    report_unmatched(tab, cols, ctx, skip=set(ids + times))
+    if not stmt_cols:
+        raise IngestError(no_match_message(tab, cols, ctx, set(ids + times), cat))
+    report_unmatched(tab, cols, ctx, set(ids + times), cat)
     subs = submissions(tab, ctx)
     ratings = tab_ratings(tab, subs, cols, ctx)
     return _RoundRead(tab, ratings, subs, asked_rows(tab.round, stmt_cols))

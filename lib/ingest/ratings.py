@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lib.config import Scale
 from lib.ingest.cells import Answers, cell_text
 from lib.ingest.columns import Column
 from lib.ingest.context import Context, RoundTab
@@ -44,26 +45,43 @@ class TabRatings:
 def tab_ratings(
     tab: RoundTab, subs: list[Submission], cols: list[Column], ctx: Context
 ) -> TabRatings:
-    """One tab's ratings as columns; a bad answer is reported and excluded."""
+    """One tab's ratings as columns; a bad answer is reported and excluded.
+
+    Each statement's answers are read on its own scale (``StudyConfig.scale_for``); a round
+    on one scale (the usual case) parses all its cells in one pass."""
     stmt_cols = [c for c in cols if c.kind == "statement"]
-    m = len(stmt_cols)
-    answers = Answers(ctx.cfg)
-    codes = answers.codes(_answer_cells(subs, [c.index for c in stmt_cols]))
-    res = answers.results
-    bad = [k for k, r in enumerate(res) if r[2]]
-    for flat in np.flatnonzero(np.isin(codes, bad)) if bad else []:
-        i, j = divmod(int(flat), m)
-        c = stmt_cols[j]
-        ctx.flag(tab, subs[i].row, c.index, "bad answer", f"{res[codes[flat]][2]}; excluded")
+    m, n = len(stmt_cols), len(subs)
+    cells = _answer_cells(subs, [c.index for c in stmt_cols])
+    rating = np.empty(n * m, dtype=np.float64)
+    no_opinion = np.empty(n * m, dtype=bool)
+    groups: dict[str, tuple[Scale, list[int]]] = {}
+    for j, c in enumerate(stmt_cols):
+        scale = ctx.cfg.scale_for(tab.round, c.statement_id)
+        groups.setdefault(scale.name, (scale, []))[1].append(j)
+    for scale, js in groups.values():
+        if len(js) == m:
+            where, part = np.arange(n * m), cells
+        else:
+            where = (np.arange(n)[:, None] * m + np.array(js)).ravel()
+            part = [cells[k] for k in where]
+        answers = Answers(scale)
+        codes = answers.codes(part)
+        res = answers.results
+        bad = [k for k, r in enumerate(res) if r[2]]
+        for k in np.flatnonzero(np.isin(codes, bad)) if bad else []:
+            i, j = divmod(int(where[k]), m)
+            why = res[codes[k]][2]
+            ctx.flag(tab, subs[i].row, stmt_cols[j].index, "bad answer", f"{why}; excluded")
+        values = np.array([math.nan if r[0] is None else r[0] for r in res], dtype=np.float64)
+        rating[where] = values[codes]
+        no_opinion[where] = np.array([r[1] for r in res], dtype=bool)[codes]
     ids = np.array([c.statement_id for c in stmt_cols], dtype=object)
     columns = {
-        "round": np.full(len(codes), tab.round, dtype=np.int64),
+        "round": np.full(n * m, tab.round, dtype=np.int64),
         "identity": np.repeat(np.array([s.key for s in subs], dtype=object), m),
-        "statement_id": np.tile(ids, len(subs)),
-        "rating": np.array([math.nan if r[0] is None else r[0] for r in res], dtype=np.float64)[
-            codes
-        ],
-        "no_opinion": np.array([r[1] for r in res], dtype=bool)[codes],
+        "statement_id": np.tile(ids, n),
+        "rating": rating,
+        "no_opinion": no_opinion,
         "comment": _comment_cells(subs, cols, stmt_cols),
     }
     return TabRatings(columns, [s.submitted_at for s in subs], m)

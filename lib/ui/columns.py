@@ -58,6 +58,7 @@ STATUS_TABLE: dict[str, Any] = {
     "round": ROUND,
     "domain": "Domain",
     "text": _TEXT("Statement", width="large"),
+    "scale": _TEXT("Scale", help="A Yes/No question's % agree is its share of Yes"),
     "n": "n",
     "pct_agree": _NUM("% agree", format="%.0f"),
     "median": _NUM("Median", format="%.1f"),

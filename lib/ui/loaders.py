@@ -162,8 +162,11 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
         agreement.krippendorff_alpha: (store.ratings_for, store.statements_for),
         stability.stability: (store.ratings_for, store.statements_for),
         solidity.solidity: (store.metrics_for,),
+        solidity.solidity_by_scale: (store.metrics_for,),
         sensitivity.sensitivity_by_statement: (store.ratings_for,),
         sensitivity.sensitivity_counts: (),  # takes sensitivity_by_statement's frame
+        sensitivity.sensitivity_by_scale: (store.ratings_for,),
+        sensitivity.sensitivity_counts_by_scale: (),  # takes sensitivity_by_scale's frame
         participation.participation: (store.respondents_for, store.response_rates),
         participation.participation_by_attribute: (store.respondents_for, store.panel_attributes),
         participation.attrition_groups: (store.ratings_for, store.respondents_for),
