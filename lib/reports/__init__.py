@@ -4,7 +4,10 @@ Modules, in the order data flows through them:
 
 - ``data``: what a report holds (``ReportData``, ``FeedbackData``), built from a snapshot's
   stored frames (``build_report_data``, ``build_feedback_data``).
+- ``scale_uses``: which scale each statement was rated on (a study may give a round, or listed
+  statements, a scale of its own: a 7-point round 1, then a Yes/No vote), as documents state it.
 - ``tables``: the tables derived from it (fates, flows, panel, final list, items dropped).
+- ``results``: the report's per-statement tables, each row read on its own scale.
 - ``narrative``: the drafted methods-and-results text (``templates/narrative.txt.j2``).
 - ``xlsx``: the metrics CSV and the report workbook.
 - ``html``: the consensus report (``templates/report.html.j2``).

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lib.charts.base import STATUS_COLORS, STATUS_LABELS, likert_colors
+from lib.reports.scale_uses import DONT_KNOW_COLOR
 from lib.textsafe import short
 
 __all__ = [
@@ -41,25 +42,49 @@ class FlowStep:
 
 @dataclass(frozen=True)
 class DistributionRow:
-    """One answer of a distribution: its bar's share of the valid ratings and colour."""
+    """One answer of a distribution: its bar's share of the denominator and colour.
+
+    A no-opinion answer has no ``score``; it is ``counted`` when the study counts it in the
+    denominator of percentages (then it has a share and a bar, drawn grey), otherwise it is
+    listed with its count only.
+    """
 
     label: str
     n: int
-    score: int | None = None  # None: an answer not counted (no opinion)
+    score: int | None = None  # None: a no-opinion answer
     pct: float = 0.0
     color: str = ""
     own: bool = False
+    counted: bool = False
 
 
 def _pct(count: int, total: int) -> float:
     return 100.0 * count / total if total else 0.0
 
 
-def distribution_bar(counts: dict[int, int], labels: dict[int, str]) -> str:
-    """One stacked bar of the valid ratings (brown = disagree … teal = agree), for tables."""
+def _colors(scores: list[int]) -> dict[int, str]:
+    """Brown (disagree) to teal (agree); a Yes/No question's No and Yes a shade darker than
+    the palest pair of two classes, so that they show on paper."""
+    palette = likert_colors(4)[::3] if len(scores) == 2 else likert_colors(len(scores))
+    return dict(zip(scores, palette, strict=True))
+
+
+def distribution_bar(
+    counts: dict[int, int],
+    labels: dict[int, str],
+    dont_know: tuple[str, int] | None = None,
+    numbered: bool = True,
+) -> str:
+    """One stacked bar of the valid ratings (brown = disagree … teal = agree), for tables.
+
+    ``dont_know`` (label, count): no-opinion answers counted in the denominator, drawn as a
+    striped grey segment at the right end and counted in every share.  ``numbered``: the
+    bar's description names scores ("ratings 1: 0, …"); otherwise (Yes/No) the labels.
+    """
     scores = sorted(labels)
-    colors = dict(zip(scores, likert_colors(len(scores)), strict=True))
-    total = sum(counts.get(s, 0) for s in scores)
+    colors = _colors(scores)
+    extra = dont_know[1] if dont_know else 0
+    total = sum(counts.get(s, 0) for s in scores) + extra
     spans = []
     for s in scores:
         n = counts.get(s, 0)
@@ -69,10 +94,20 @@ def distribution_bar(counts: dict[int, int], labels: dict[int, str]) -> str:
                 f'<span style="width:{_pct(n, total):.1f}%;background:{colors[s]}" '
                 f'title="{escape(tip)}"></span>'
             )
-    return (
-        f'<div class="dbar" role="img" aria-label="{escape(_summary(counts, scores))}">'
-        f"{''.join(spans)}</div>"
+    summary = (
+        _summary(counts, scores)
+        if numbered
+        else "answers " + ", ".join(f"{labels[s]}: {counts.get(s, 0)}" for s in scores)
     )
+    if dont_know and extra:
+        tip = f"{dont_know[0]}: {extra} of {total}"
+        spans.append(
+            f'<span class="dk" style="width:{_pct(extra, total):.1f}%" '
+            f'title="{escape(tip)}"></span>'
+        )
+    if dont_know:
+        summary += f", {dont_know[0]}: {extra}"
+    return f'<div class="dbar" role="img" aria-label="{escape(summary)}">{"".join(spans)}</div>'
 
 
 def _summary(counts: dict[int, int], scores: list[int]) -> str:
@@ -82,16 +117,25 @@ def _summary(counts: dict[int, int], scores: list[int]) -> str:
 def distribution_rows(
     counts: dict[int, int],
     labels: dict[int, str],
-    own: int | None,
+    own: int | str | None,
     other: dict[str, int] | None = None,
+    dont_know: tuple[str, int] | None = None,
+    numbered: bool = True,
 ) -> list[DistributionRow]:
-    """A row per answer, highest score first, with its share of the valid ratings; the
-    panelist's own answer marked, then the answers not counted (those given at all)."""
-    colors = dict(zip(sorted(labels), likert_colors(len(labels)), strict=True))
-    total = sum(counts.get(s, 0) for s in labels)
+    """A row per answer, highest score first, with its share of the denominator; the
+    panelist's own answer marked (a score, or ``"no_opinion"``).
+
+    ``dont_know`` (label, count) is the no-opinion answers counted in the denominator: a row of
+    its own, with its share, after the scores.  ``other`` are answers not counted (listed if
+    given at all).  ``numbered`` puts each score before its label ("6 · Agree"); a Yes/No
+    question shows its labels alone.
+    """
+    colors = _colors(sorted(labels))
+    extra = dont_know[1] if dont_know else 0
+    total = sum(counts.get(s, 0) for s in labels) + extra
     rows = [
         DistributionRow(
-            f"{s} · {labels[s]}",
+            f"{s} · {labels[s]}" if numbered else labels[s],
             counts.get(s, 0),
             s,
             _pct(counts.get(s, 0), total),
@@ -100,15 +144,33 @@ def distribution_rows(
         )
         for s in sorted(labels, reverse=True)
     ]
+    if dont_know:
+        rows.append(
+            DistributionRow(
+                dont_know[0],
+                extra,
+                None,
+                _pct(extra, total),
+                DONT_KNOW_COLOR,
+                own == "no_opinion",
+                counted=True,
+            )
+        )
     return rows + [DistributionRow(name, n) for name, n in (other or {}).items() if n]
 
 
 def final_agreement_chart(
-    final: pd.DataFrame, threshold: float | None, agree_range: str
+    final: pd.DataFrame,
+    threshold: float | None,
+    agree_range: str,
+    lines: dict[str, float] | None = None,
 ) -> go.Figure:
     """Dots: each final statement's % agreement, coloured by status, with the threshold line.
 
     ``final`` has statement_id, text, pct_agree, status and round (the last round rated).
+    ``lines`` (scale in words -> threshold), for statements on several scales, draws each
+    scale's threshold instead of ``threshold``; a ``yes_no`` column then makes a Yes/No
+    statement's hover say "% yes".
     """
     frame = final.sort_values(["pct_agree", "statement_id"]).reset_index(drop=True)
     fig = go.Figure()
@@ -116,24 +178,37 @@ def final_agreement_chart(
         part = frame[frame["status"] == status]
         if part.empty:
             continue
+        data = [[escape(short(t, 80)), r] for t, r in zip(part["text"], part["round"], strict=True)]
+        word = "agree"
+        if lines is not None and "yes_no" in part:
+            data = [
+                [*d, "yes" if y else "agree"] for d, y in zip(data, part["yes_no"], strict=True)
+            ]
+            word = "%{customdata[2]}"
         fig.add_scatter(
             x=part["pct_agree"],
             y=part["statement_id"],
             mode="markers",
             name=STATUS_LABELS[status],
             marker=dict(color=color, size=9, line=dict(color="white", width=0.5)),
-            customdata=[
-                [escape(short(t, 80)), r] for t, r in zip(part["text"], part["round"], strict=True)
-            ],
-            hovertemplate="%{y} (round %{customdata[1]}): %{x:.0f}% agree<br>%{customdata[0]}"
-            "<extra></extra>",
+            customdata=data,
+            hovertemplate=f"%{{y}} (round %{{customdata[1]}}): %{{x:.0f}}% {word}"
+            "<br>%{customdata[0]}<extra></extra>",
         )
-    if threshold is not None:
+    marks = (
+        {f"{t:g}%": t for t in [threshold] if t is not None}
+        if lines is None
+        else {f"{t:g}% ({escape(name)})": t for name, t in lines.items()}
+    )
+    # two labels 5 points apart would overlap: the lower one to the left of its line
+    ordered = sorted(marks.items(), key=lambda kv: kv[1])
+    for i, (text, x) in enumerate(ordered):
+        side = "top" if len(ordered) == 1 else ("top left" if i == 0 else "top right")
         fig.add_vline(
-            x=threshold,
+            x=x,
             line=dict(color="#333", dash="dash", width=1),
-            annotation_text=f"{threshold:g}%",
-            annotation_position="top",
+            annotation_text=text,
+            annotation_position=side,
         )
     fig.update_layout(
         title=dict(

@@ -18,7 +18,8 @@ import pandas as pd
 
 from lib.analysis import agreement, participation, stability
 from lib.analysis.rules import Rule
-from lib.config import StudyConfig
+from lib.analysis.scales import ScaleMap
+from lib.config import StudyConfig, config_from_dict
 from lib.reports import narrative
 from lib.reports.inputs import FeedbackInputs, ReportInputs
 from lib.reports.tables import annotate_metrics, panel_composition, round_flow
@@ -32,6 +33,7 @@ __all__ = [
     "panel_statistics",
     "software_versions",
     "scale_labels",
+    "snapshot_scales",
     "rule_from_dict",
     "rule_check",
 ]
@@ -45,11 +47,12 @@ class ReportData:
 
     title: str
     snapshot: dict[str, Any]
-    rule: Rule  # the rule the snapshot's metrics were computed with
+    rule: Rule  # the rule the snapshot's metrics were computed with (main scale)
     config_rule: Rule  # the rule in the study configuration now
-    scale: dict[int, str]
-    no_opinion: tuple[str, ...]
-    no_opinion_in_denominator: bool
+    scale: dict[int, str]  # the main scale's labels
+    no_opinion: tuple[str, ...]  # the main scale's
+    no_opinion_in_denominator: bool  # the main scale's
+    scales: ScaleMap  # each (round, statement)'s own scale (``snapshot_scales``)
     metrics: pd.DataFrame  # per round × statement: metrics, entry, fate, Wilson CI, cut-off
     distribution: pd.DataFrame
     rates: pd.DataFrame  # per round: invited, responded, response rate, new, retained, lost
@@ -71,9 +74,10 @@ class FeedbackData:
     title: str
     round: int
     snapshot: dict[str, Any]
-    rule: Rule
-    scale: dict[int, str]
-    no_opinion: tuple[str, ...]
+    rule: Rule  # the main scale's, as the snapshot's metrics were computed
+    scale: dict[int, str]  # the main scale's labels
+    no_opinion: tuple[str, ...]  # the main scale's
+    scales: ScaleMap  # each statement's own scale (``snapshot_scales``)
     metrics: pd.DataFrame  # this round, with domain and text
     distribution: pd.DataFrame  # this round
     comments: pd.DataFrame  # this round, anonymous
@@ -89,15 +93,10 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
     to be passed on, and it shows the sizes the Panel page shows.
     """
     info = frames.info
-    rule = rule_from_dict(info["rule"])
-    # As the snapshot's metrics were computed, whatever the configuration says today.
-    denom = bool(
-        info["config"]
-        .get("scale", {})
-        .get("no_opinion_in_denominator", cfg.no_opinion_in_denominator)
-    )
-    metrics = annotate_metrics(frames.metrics, frames.statements, rule, denom)
-    kendall, stab, note = panel_statistics(frames.ratings, frames.statements, rule)
+    scales = snapshot_scales(info, cfg)
+    rule, denom = scales.main.rule, scales.main.no_opinion_in_denominator
+    metrics = annotate_metrics(frames.metrics, frames.statements, rule, denom, scales)
+    kendall, stab, note = panel_statistics(frames.ratings, frames.statements, rule, scales)
     data = ReportData(
         title=info.get("study_title") or cfg.title,
         snapshot={
@@ -109,6 +108,7 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
         scale=scale_labels(cfg),
         no_opinion=cfg.no_opinion,
         no_opinion_in_denominator=denom,
+        scales=scales,
         metrics=metrics,
         distribution=frames.distribution,
         rates=participation.participation(frames.respondents, frames.response_rates),
@@ -140,14 +140,15 @@ def build_feedback_data(
     def this(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["round"] == rnd].reset_index(drop=True)
 
-    resp = frames.respondents
+    resp, scales = frames.respondents, snapshot_scales(info, cfg)
     return FeedbackData(
         title=info.get("study_title") or cfg.title,
         round=int(rnd),
         snapshot={k: info[k] for k in ("snapshot_id", "created_at", "content_hash")},
-        rule=rule_from_dict(info["rule"]),
+        rule=scales.main.rule,
         scale=scale_labels(cfg),
         no_opinion=cfg.no_opinion,
+        scales=scales,
         metrics=this(metrics),
         distribution=this(frames.distribution),
         comments=this(frames.comments),
@@ -168,6 +169,22 @@ def scale_labels(cfg: StudyConfig) -> dict[int, str]:
     return {s: names.get(s, str(s)) for s in range(cfg.scale_min, cfg.scale_max + 1)}
 
 
+def snapshot_scales(info: dict[str, Any], cfg: StudyConfig) -> ScaleMap:
+    """The scales a snapshot's metrics were computed with: the main scale with the snapshot's
+    stored rule and no-opinion denominator, and the ``[[scales]]`` of its stored configuration
+    (today's, if the stored one cannot be read)."""
+    stored = info.get("config") or {}
+    denom = stored.get("scale", {}).get("no_opinion_in_denominator", cfg.no_opinion_in_denominator)
+    try:
+        uses = config_from_dict(stored).scales
+    except (ValueError, TypeError, AttributeError):  # an old or partial stored configuration
+        uses = cfg.scales
+    main = replace(
+        cfg.scale, rule=rule_from_dict(info["rule"]), no_opinion_in_denominator=bool(denom)
+    )
+    return ScaleMap(main, uses)
+
+
 def rule_from_dict(d: dict[str, Any]) -> Rule:
     """The ``Rule`` stored with a snapshot (lists back to tuples, unknown keys ignored)."""
     names = {f.name for f in fields(Rule)}
@@ -185,13 +202,17 @@ def rule_check(data: ReportData) -> str:
 
 
 def panel_statistics(
-    ratings: pd.DataFrame, statements: pd.DataFrame, rule: Rule
+    ratings: pd.DataFrame, statements: pd.DataFrame, rule: Rule, scales: ScaleMap | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Kendall's W per round and stability between rounds (``lib.analysis``), or a note why not."""
+    """Kendall's W per round and stability between rounds (``lib.analysis``), or a note why not.
+
+    With ``scales`` that give some statements a scale of their own, each round's W is over its
+    most used scale and stability compares only versions rated on the same scale."""
+    per_scale = scales if scales is not None and scales.mixed else None
     try:
         return (
-            agreement.kendall_w(ratings),
-            stability.stability(ratings, statements, agree=rule.agree),
+            agreement.kendall_w(ratings, scales=per_scale),
+            stability.stability(ratings, statements, agree=rule.agree, scales=per_scale),
             "",
         )
     except Exception as exc:  # the report must still be produced; the note says what failed

@@ -17,10 +17,12 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from lib.analysis.scales import Scale
 from lib.reports import charts
 from lib.reports.data import FeedbackData
 from lib.reports.render import macros, render, stylesheet
 from lib.reports.safety import safe_csv
+from lib.reports.scale_uses import no_opinion_label, point_labels
 
 __all__ = [
     "StatementPart",
@@ -39,7 +41,8 @@ class StatementPart:
     """The panel's side of one statement's feedback: the same in every panelist's document.
 
     ``head`` and ``tail`` are rendered (autoescaped) by the macros of ``_statement.html.j2``;
-    ``rows`` keeps the distribution drawn for each own score met so far.
+    ``rows`` keeps the distribution drawn for each own answer met so far.  Everything is on the
+    statement's own ``scale`` (its labels, rule and no-opinion answers).
     """
 
     statement_id: str
@@ -47,7 +50,15 @@ class StatementPart:
     tail: Markup  # summary line and the panel's comments
     counts: dict[int, int]  # valid ratings per score
     other: dict[str, int]  # answers not counted (no opinion)
-    rows: dict[int | None, Markup] = field(default_factory=dict)
+    scale: Scale | None = None
+    labels: dict[int, str] = field(default_factory=dict)  # the scale's label per point
+    dont_know: tuple[str, int] | None = None  # no-opinion answers counted in the denominator
+    rows: dict[int | str | None, Markup] = field(default_factory=dict)
+
+    @property
+    def word(self) -> str:
+        """What the panelist gave: a rating, or (Yes/No) an answer."""
+        return "answer" if self.scale is not None and self.scale.yes_no else "rating"
 
 
 def feedback_file_name(fd: FeedbackData, panelist: str, ext: str = "html") -> str:
@@ -75,27 +86,51 @@ def feedback_parts(fd: FeedbackData) -> dict[str, StatementPart]:
     said: dict[str, list[str]] = {}
     for sid, comment in zip(fd.comments["statement_id"], fd.comments["comment"], strict=True):
         said.setdefault(sid, []).append(comment)
-    label = (fd.no_opinion[0] if fd.no_opinion else "No opinion") + " (not counted)"
     html = macros("_statement.html.j2")
-    return {
-        r.statement_id: StatementPart(
-            statement_id=r.statement_id,
+    parts = {}
+    for r in fd.metrics.itertuples():
+        sid = r.statement_id
+        scale = fd.scales.scale_for(fd.round, sid)
+        labels = point_labels(scale, fd.scale)
+        label, n_no = no_opinion_label(scale), not_counted.get(sid, 0)
+        counted = scale.no_opinion_in_denominator
+        parts[sid] = StatementPart(
+            statement_id=sid,
             head=html.head(r),
-            tail=html.tail(r, said.get(r.statement_id, []), fd.rule.agree),
-            counts=counts.get(r.statement_id, {}),
-            other={label: not_counted.get(r.statement_id, 0)},
+            tail=html.tail(r, said.get(sid, []), scale.rule.agree, _judged(r, scale, labels, n_no)),
+            counts=counts.get(sid, {}),
+            other={} if counted else {f"{label} (not counted)": n_no},
+            scale=scale,
+            labels=labels,
+            dont_know=(label, n_no) if counted else None,
         )
-        for r in fd.metrics.itertuples()
+    return parts
+
+
+def _judged(r: Any, scale: Scale, labels: dict[int, str], n_no_opinion: int) -> dict[str, Any]:
+    """How the summary line reads a statement on its scale: % agree or % answering Yes, and
+    its denominator (valid ratings, or with the no-opinion answers when they count)."""
+    counted = scale.no_opinion_in_denominator
+    n = int(r.n) if pd.notna(r.n) else 0
+    return {
+        "yes_no": scale.yes_no,
+        "yes": labels.get(1, "Yes"),
+        "no": labels.get(0, "No"),
+        "denominator": n + (n_no_opinion if counted else 0),
+        "dont_know": (no_opinion_label(scale), n_no_opinion) if counted and n_no_opinion else None,
     }
 
 
-def _rows(part: StatementPart, scale: dict[int, str], score: int | None) -> Markup:
-    """The statement's distribution with ``score`` marked as the panelist's own."""
-    if score not in part.rows:
-        part.rows[score] = macros("_statement.html.j2").rows(
-            charts.distribution_rows(part.counts, scale, score, part.other)
+def _rows(part: StatementPart, scale: dict[int, str], own: int | str | None) -> Markup:
+    """The statement's distribution with ``own`` (a score, or "no_opinion") marked."""
+    if own not in part.rows:
+        labels = part.labels or scale
+        yes_no = part.scale is not None and part.scale.yes_no
+        rows = charts.distribution_rows(
+            part.counts, labels, own, part.other, part.dont_know, numbered=not yes_no
         )
-    return part.rows[score]
+        part.rows[own] = macros("_statement.html.j2").rows(rows, part.word)
+    return part.rows[own]
 
 
 def _own(own: tuple[Any, Any] | None) -> tuple[str, int | None]:
@@ -127,15 +162,44 @@ def feedback_html(
     cards = []
     for sid, part in parts.items():
         kind, score = _own(own.get(sid))
-        cards.append((part, kind, score, _rows(part, fd.scale, score)))
+        mark = "no_opinion" if kind == "no_opinion" and part.dont_know else score
+        cards.append((part, score, _own_text(part, kind, score), _rows(part, fd.scale, mark)))
     return render(
         "feedback.html.j2",
         fd=fd,
         panelist=panelist,
         cards=cards,
+        round_rules=_round_rules(fd, parts),
         took_part=panelist in fd.responded,
         css=stylesheet("base.css", "feedback.css", "charts.css"),
     )
+
+
+def _own_text(part: StatementPart, kind: str, score: int | None) -> str:
+    """The panelist's own answer in the statement's scale's words."""
+    if kind == "score":
+        label = part.labels.get(score, score) if score is not None else ""
+        return str(label) if part.word == "answer" else f"{score} · {label}"
+    if kind == "no_opinion":
+        scale = part.scale
+        return scale.no_opinion[0] if scale is not None and scale.no_opinion else "no opinion"
+    if kind == "blank":
+        return "left blank"
+    return f"you did not {'answer' if part.word == 'answer' else 'rate'} this statement"
+
+
+def _round_rules(fd: FeedbackData, parts: dict[str, StatementPart]) -> list[tuple[str, Any]]:
+    """The rules the round's statements were judged by: (what they apply to, rule); one
+    entry with an empty first item when the whole round was on the study's main scale."""
+    scales = {p.scale.name: p.scale for p in parts.values() if p.scale is not None}
+    if set(scales) <= {""}:
+        return [("", fd.rule)]
+    if len(scales) == 1:
+        return [("", next(iter(scales.values())).rule)]
+    return [
+        (f"{s.describe()} questions{f' (“{s.name}”)' if s.name else ''}", s.rule)
+        for s in scales.values()
+    ]
 
 
 def feedback_data_url(

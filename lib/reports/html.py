@@ -10,12 +10,14 @@ from typing import Any
 
 import pandas as pd
 
+from lib.analysis.scales import ScaleMap
 from lib.analysis.stability import STABILITY_RULE
-from lib.charts.base import STATUS_LABELS
 from lib.charts.results import status_by_round_chart
 from lib.reports import charts
 from lib.reports.data import ReportData, rule_check
-from lib.reports.render import Table, frame_table, number, render, stylesheet, table, text
+from lib.reports.render import Table, frame_table, render, stylesheet, table, text
+from lib.reports.results import final_table, results_tables, scale_notes, scales_table
+from lib.reports.scale_uses import ScaleUsed, mixed, no_opinion_label, scales_used
 from lib.reports.tables import dropped_items, final_statements, revisions
 
 __all__ = ["CHECKLIST", "SECTIONS", "html_report"]
@@ -57,6 +59,8 @@ def html_report(data: ReportData) -> str:
     """The consensus report as one self-contained HTML file (plotly.js inline, no network)."""
     final = final_statements(data)
     status_chart, final_chart = _figures(data, final)
+    used = scales_used(data.metrics, data.scales, data.scale)
+    several = mixed(used)  # statements on a scale other than the main one
     return render(
         "report.html.j2",
         data=data,
@@ -64,6 +68,9 @@ def html_report(data: ReportData) -> str:
         css=stylesheet("base.css", "report.css", "charts.css"),
         cards=_cards(data, final),
         rule_warning="" if data.config_rule == data.rule else rule_check(data),
+        scales=scales_table(used) if several else None,
+        scale_notes=scale_notes(used) if several else [],
+        dont_know=no_opinion_label(data.scales.main),
         paragraphs=_paragraphs(data.narrative),
         rates=_rates_table(data.rates),
         panel_steps=_panel_steps(data.rates),
@@ -73,13 +80,14 @@ def html_report(data: ReportData) -> str:
         status_chart=status_chart,
         final_chart=final_chart,
         final_groups=[
-            (title, _final_table(final[final["fate"] == fate])) for fate, title in _FINAL_GROUPS
+            (title, final_table(final[final["fate"] == fate], data.scales))
+            for fate, title in _FINAL_GROUPS
         ],
         dropped=_dropped_table(dropped_items(data)),
         revised=_revisions_table(revisions(data)),
-        results=_results_tables(data),
+        results=results_tables(data),
         kendall=None if data.stats_note else _kendall_table(data.kendall),
-        stability=_stability_table(data.stability),
+        stability=_stability_table(data.stability, data.scales),
         stability_rule=STABILITY_RULE.replace("**", ""),
         comments=None if data.comments is None else _comments(data.comments),
         checklist=table(
@@ -93,12 +101,14 @@ def html_report(data: ReportData) -> str:
 def _figures(data: ReportData, final: pd.DataFrame) -> list[str]:
     """The report's chart divs, in document order; plotly.js is inlined once, with the first."""
     lo, hi = data.rule.agree
-    figs = [
-        status_by_round_chart(data.metrics),
-        charts.final_agreement_chart(
-            final[final["fate"] != "dropped"], data.rule.threshold, f"{lo:g}–{hi:g}"
-        ),
-    ]
+    shown = final[final["fate"] != "dropped"]
+    used = scales_used(shown, data.scales, data.scale)
+    if mixed(used):
+        agree_range, lines = _agree_ranges(used)
+        final_chart = charts.final_agreement_chart(shown, None, agree_range, lines)
+    else:
+        final_chart = charts.final_agreement_chart(shown, data.rule.threshold, f"{lo:g}–{hi:g}")
+    figs = [status_by_round_chart(data.metrics), final_chart]
     config = {"displaylogo": False, "responsive": True, "displayModeBar": False}
     return [
         fig.to_html(
@@ -106,6 +116,23 @@ def _figures(data: ReportData, final: pd.DataFrame) -> list[str]:
         )
         for i, fig in enumerate(figs)
     ]
+
+
+def _agree_ranges(used: list[ScaleUsed]) -> tuple[str, dict[str, float]]:
+    """The chart's agree ranges in words ('6–7 on 1–7; yes on Yes/No') and its threshold
+    lines (scales in words -> threshold; one line per threshold)."""
+    ranges: dict[str, str] = {}
+    by_threshold: dict[float, list[str]] = {}
+    for u in used:
+        scale = u.scale
+        name = scale.describe()
+        ranges[name] = "yes" if scale.yes_no else f"{scale.rule.agree[0]:g}–{scale.rule.agree[1]:g}"
+        if scale.rule.threshold is not None and name not in by_threshold.get(
+            scale.rule.threshold, []
+        ):
+            by_threshold.setdefault(scale.rule.threshold, []).append(name)
+    words = "; ".join(f"{r} on {name}" for name, r in ranges.items())
+    return words, {", ".join(names): t for t, names in by_threshold.items()}
 
 
 def _cards(data: ReportData, final: pd.DataFrame) -> list[tuple[str, int]]:
@@ -221,38 +248,6 @@ def _flow_table(f: pd.DataFrame) -> Table:
     )
 
 
-def _agree(r: Any) -> dict[str, str]:
-    """% agree with its votes, and the Wilson interval as a second line."""
-    votes = f"{int(r.n_agree)}/{int(r.n)}" if pd.notna(r.n) and r.n else "–"
-    cell = {"text": f"{number(r.pct_agree, '{:.0f}%')} ({votes})"}
-    if pd.notna(r.ci_low):
-        cell["small"] = f"95% CI {r.ci_low:.0f}–{r.ci_high:.0f}"
-    return cell
-
-
-def _median(r: Any) -> str:
-    return f"{number(r.median)} ({number(r.q1)}–{number(r.q3)})"
-
-
-def _statement(r: Any) -> dict[str, str]:
-    return {"text": text(r.text), "small": text(r.domain)}
-
-
-def _final_table(frame: pd.DataFrame) -> Table | None:
-    if frame.empty:
-        return None
-    rows = [
-        [text(r.statement_id), _statement(r), str(r.round), _agree(r), _median(r)]
-        for r in frame.itertuples()
-    ]
-    return table(
-        ["ID", "Statement", "Round", "Agree", "Median (IQR)"],
-        rows,
-        num=[2, 3, 4],
-        widths=[7, 57, 7, 15, 14],
-    )
-
-
 def _dropped_table(dropped: pd.DataFrame) -> Table:
     rows = [
         [text(r.statement_id), str(r.round), text(r.text), text(r.reason)]
@@ -280,39 +275,6 @@ def _revisions_table(revs: pd.DataFrame) -> Table:
     )
 
 
-def _counts(dist: pd.DataFrame) -> dict[tuple[int, str], dict[int, int]]:
-    valid = dist[~dist["answer"].isin(["no_opinion", "missing"])]
-    out: dict[tuple[int, str], dict[int, int]] = {}
-    for r in valid.itertuples():
-        out.setdefault((r.round, r.statement_id), {})[int(r.answer)] = int(r.count)
-    return out
-
-
-def _results_tables(data: ReportData) -> list[tuple[int, Table]]:
-    """Per round, each statement's ratings bar, n, agreement, median and status."""
-    counts, out = _counts(data.distribution), []
-    head = ["ID", "Statement", "Ratings", "n", "Agree", "Median (IQR)", "Status"]
-    for rnd, frame in data.metrics.groupby("round", sort=True):
-        rows = [
-            [
-                text(r.statement_id),
-                _statement(r),
-                {"bar": charts.distribution_bar(counts.get((rnd, r.statement_id), {}), data.scale)},
-                str(int(r.n)),
-                _agree(r),
-                _median(r),
-                {
-                    "status": text(r.status),
-                    "label": STATUS_LABELS.get(r.status, r.status),
-                    "small": text(r.fate_detail),
-                },
-            ]
-            for r in frame.itertuples()
-        ]
-        out.append((rnd, table(head, rows, num=[3, 4, 5], widths=[7, 40, 13, 5, 13, 10, 12])))
-    return out
-
-
 def _kendall_table(k: pd.DataFrame) -> Table:
     return frame_table(
         k,
@@ -330,11 +292,11 @@ def _kendall_table(k: pd.DataFrame) -> Table:
     )
 
 
-def _stability_table(s: pd.DataFrame) -> Table | None:
+def _stability_table(s: pd.DataFrame, scales: ScaleMap) -> Table | None:
     if s.empty:
         return None
     return frame_table(
-        s,
+        s.assign(verdict=_verdicts(s, scales)),
         {
             "round": "Round",
             "statement_id": "ID",
@@ -353,6 +315,20 @@ def _stability_table(s: pd.DataFrame) -> Table | None:
             "mcnemar_p": "{:.3g}",
         },
     )
+
+
+def _verdicts(s: pd.DataFrame, scales: ScaleMap) -> list[str]:
+    """Each comparison's verdict; one between two scales says which ('not comparable: 1–7 in
+    round 1, Yes/No in round 2')."""
+    out = []
+    for r in s.itertuples():
+        if r.verdict != "not comparable":
+            out.append(r.verdict)
+            continue
+        was = scales.scale_for(r.prev_round, r.prev_statement_id).describe()
+        now = scales.scale_for(r.round, r.statement_id).describe()
+        out.append(f"not comparable: {was} in round {r.prev_round:g}, {now} in round {r.round:g}")
+    return out
 
 
 def _comments(comments: pd.DataFrame) -> list[tuple[Any, list[tuple[str, list[str]]]]]:

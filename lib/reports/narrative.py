@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from lib.reports.render import render_text
+from lib.reports.scale_uses import mixed, scales_used
 from lib.reports.tables import TERMINAL
 
 if TYPE_CHECKING:
@@ -38,7 +39,32 @@ def draft_narrative(data: ReportData) -> str:
         last_round=int(rates["round"].max()),
         ended={f: int(ended.get(f, 0)) for f in TERMINAL},
         kendall=_kendall(data.kendall),
+        uses=_uses(data),
     )
+
+
+def _uses(data: ReportData) -> list[dict[str, Any]]:
+    """Each scale and where it was used, when some statements had a scale other than the main
+    one (none otherwise: the text then states the study's one scale)."""
+    used = scales_used(data.metrics, data.scales, data.scale)
+    if not mixed(used):
+        return []
+    return [
+        {
+            "rounds": list(u.rounds),
+            "ids": list(u.ids),
+            "others": u.others,
+            "yes_no": u.scale.yes_no,
+            "name": u.scale.name,
+            "lo": u.scale.min,
+            "hi": u.scale.max,
+            "labels": u.labels,
+            "rule": u.scale.rule,
+            "no_opinion": u.scale.no_opinion,
+            "in_denominator": u.scale.no_opinion_in_denominator,
+        }
+        for u in used
+    ]
 
 
 def _kendall(k: pd.DataFrame) -> list[tuple[int, float]]:

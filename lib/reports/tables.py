@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from lib.analysis import flow, participation, solidity
 from lib.analysis.groups import other_label
 from lib.analysis.rules import STATUSES, Rule
+from lib.analysis.scales import Scale, ScaleMap
+from lib.reports.scale_uses import row_scales
 
 if TYPE_CHECKING:
     from lib.reports.data import ReportData
@@ -44,25 +46,41 @@ _FATE_SHORT = {
 
 
 def annotate_metrics(
-    metrics: pd.DataFrame, statements: pd.DataFrame, rule: Rule, denom_no_opinion: bool = False
+    metrics: pd.DataFrame,
+    statements: pd.DataFrame,
+    rule: Rule,
+    denom_no_opinion: bool = False,
+    scales: ScaleMap | None = None,
 ) -> pd.DataFrame:
     """Metrics with entry, fate, Wilson interval, vote cut-off and votes to flip.
 
     ``entry`` and ``fate`` come from ``analysis.flow.statement_flow``; ``ci_low``/``ci_high``
-    (Wilson 95% of % agree), ``cutoff`` and ``votes_to_flip`` from ``analysis.solidity``.
+    (Wilson 95% of % agree), ``denominator`` (of the percentages), ``cutoff`` and
+    ``votes_to_flip`` from ``analysis.solidity``.  With ``scales``, each statement is judged on
+    its own scale (a Yes/No question's interval is that of its share of Yes), and ``scale``
+    names it (``""``: the main scale) and ``yes_no`` says whether it is a Yes/No question.
     """
     fates = flow.statement_flow(metrics, statements)
-    solid = solidity.solidity(metrics, rule, denom_no_opinion)
+    if scales is None:
+        solid = solidity.solidity(metrics, rule, denom_no_opinion)
+    else:
+        solid = solidity.solidity_by_scale(metrics, scales)
     out = metrics.merge(
         fates[["round", "statement_id", "entry", "fate", "next_statement_id"]],
         on=["round", "statement_id"],
         how="left",
     )
     out = out.merge(
-        solid[["round", "statement_id", "ci_low", "ci_high", "cutoff", "votes_to_flip"]],
+        solid[
+            ["round", "statement_id", "denominator", "ci_low", "ci_high", "cutoff", "votes_to_flip"]
+        ],
         on=["round", "statement_id"],
         how="left",
     )
+    if scales is not None:
+        own = row_scales(out, scales)
+        out["scale"] = [s.name for s in own]
+        out["yes_no"] = [s.yes_no for s in own]
     out["fate_detail"] = [
         f"revised as {nxt}" if fate == "revised" else _FATE_SHORT.get(fate, "")
         for fate, nxt in zip(out["fate"], out["next_statement_id"], strict=True)
@@ -134,17 +152,31 @@ def final_statements(data: ReportData) -> pd.DataFrame:
 def dropped_items(data: ReportData) -> pd.DataFrame:
     """Statements that left the study without being accepted, with the reason."""
     m = data.metrics[data.metrics["fate"].isin(["rejected", "dropped"])]
-    lo, hi = data.rule.disagree
     reasons = [
-        f"Consensus against in round {r.round}: {r.pct_disagree:.0f}% rated {lo:g}–{hi:g}"
-        if r.fate == "rejected"
-        else f"No consensus in round {r.round} ({r.pct_agree:.0f}% agreement); not taken to the "
-        "next round by the steering committee"
-        for r in m.itertuples()
+        _dropped_reason(r, data.scales.scale_for(r.round, r.statement_id)) for r in m.itertuples()
     ]
     return m.assign(reason=reasons)[
         ["statement_id", "round", "domain", "text", "reason"]
     ].reset_index(drop=True)
+
+
+def _dropped_reason(r: Any, scale: Scale) -> str:
+    """Why a statement left the study, in its own scale's terms."""
+    if r.fate == "rejected":
+        if scale.yes_no:
+            no = scale.point_labels()[0]
+            return f"Consensus against in round {r.round}: {r.pct_disagree:.0f}% answered {no}"
+        lo, hi = scale.rule.disagree
+        return f"Consensus against in round {r.round}: {r.pct_disagree:.0f}% rated {lo:g}–{hi:g}"
+    share = (
+        f"{r.pct_agree:.0f}% {scale.point_labels()[1]}"
+        if scale.yes_no
+        else (f"{r.pct_agree:.0f}% agreement")
+    )
+    return (
+        f"No consensus in round {r.round} ({share}); not taken to the next round by the "
+        "steering committee"
+    )
 
 
 def revisions(data: ReportData) -> pd.DataFrame:

@@ -10,6 +10,14 @@ import pandas as pd
 from lib.analysis.stability import STABILITY_RULE
 from lib.reports.data import ReportData, rule_check
 from lib.reports.safety import safe_csv, safe_workbook
+from lib.reports.scale_uses import (
+    ScaleUsed,
+    mixed,
+    no_opinion_text,
+    row_scales,
+    scale_name,
+    scales_used,
+)
 from lib.reports.tables import FATE_LABELS, TERMINAL, dropped_items, final_statements, revisions
 
 __all__ = ["METRICS_CSV_COLUMNS", "metrics_table", "metrics_csv", "xlsx_report"]
@@ -65,13 +73,46 @@ _FINAL_COLUMNS = [
 
 
 def metrics_table(data: ReportData) -> pd.DataFrame:
-    """The metrics per round and statement, each row naming its snapshot."""
+    """The metrics per round and statement, each row naming its snapshot (and, when some
+    statements have a scale of their own, the scale it was rated on: a Yes/No row's
+    ``pct_agree`` is its share of Yes, its median and quartiles blank)."""
     s = data.snapshot
-    return data.metrics.assign(
+    out = data.metrics.assign(
         snapshot_id=s["snapshot_id"],
         snapshot_taken=f"{s['created_at']:%Y-%m-%d %H:%M} UTC",
         content_hash=str(s["content_hash"])[:12],
-    )[METRICS_CSV_COLUMNS]
+    )
+    return _with_scale(out, data)[_columns(METRICS_CSV_COLUMNS, data)]
+
+
+def _several(data: ReportData) -> list[ScaleUsed]:
+    """The scales used, when any statement was rated on a scale other than the main one."""
+    used = scales_used(data.metrics, data.scales, data.scale)
+    return used if mixed(used) else []
+
+
+def _columns(columns: list[str], data: ReportData) -> list[str]:
+    return [*columns, "scale"] if _several(data) else columns
+
+
+def _with_scale(frame: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+    """``frame`` with each row's scale named, when the study used more than one."""
+    if not _several(data):
+        return frame
+    return frame.assign(scale=[scale_name(x) for x in row_scales(frame, data.scales)])
+
+
+def _scales_sheet(used: list[ScaleUsed]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "scale": [scale_name(u.scale) for u in used],
+            "used_in": [u.where for u in used],
+            "answers": [u.answers for u in used],
+            "rule": [u.scale.rule.label for u in used],
+            "rule_definition": [u.scale.rule.describe() for u in used],
+            "no_opinion": [no_opinion_text(u.scale) for u in used],
+        }
+    )
 
 
 def metrics_csv(data: ReportData, round_: int | None = None) -> str:
@@ -120,9 +161,19 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
         else _note("Comments are shown to the steering committee only (privacy.observer_comments).")
     )
     methods = [p for p in data.narrative.split("\n\n") if p.strip()]
+    used = _several(data)
+    rules = (
+        [data.rule.describe()]
+        if not used
+        else [f"{scale_name(u.scale)}, {u.where}: {u.scale.rule.describe()}" for u in used]
+    )
+    scales = {"Scales": _scales_sheet(used)} if used else {}
     return {
         "Summary": _summary_rows(data),
-        "Final statements": final_statements(data)[_FINAL_COLUMNS],
+        **scales,
+        "Final statements": _with_scale(final_statements(data), data)[
+            _columns(_FINAL_COLUMNS, data)
+        ],
         "Metrics per round": metrics_table(data).drop(
             columns=["snapshot_id", "snapshot_taken", "content_hash"]
         ),
@@ -141,8 +192,9 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
         "Methods": pd.DataFrame(
             {
                 "section": ["Methods and results"] * len(methods)
-                + ["Consensus rule", "Stability rule"],
-                "text": [*methods, data.rule.describe(), STABILITY_RULE.replace("**", "")],
+                + ["Consensus rule"] * len(rules)
+                + ["Stability rule"],
+                "text": [*methods, *rules, STABILITY_RULE.replace("**", "")],
             }
         ),
     }
