@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One command to set up and run Delphi Dashboard, or its tests, on a machine with only Python.
 
-    python3 run.py            # set up .venv, build the demo study, open the dashboard
+    python3 run.py            # set up .venv, build the study ($DELPHI_STUDY, else the demo), serve
     python3 run.py test       # set up .venv (+ Chromium for browser tests), run every test
     python3 run.py bench      # the performance benchmark (see README)
 
@@ -17,9 +17,11 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+NOT_BUILT = 3  # build(): the study's database could not be built; the app is served anyway
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
@@ -69,16 +71,73 @@ def ensure_chromium() -> None:
         )
 
 
+def served_study(environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """The study ``python3 run.py`` builds and serves, and its database, chosen as the app and
+    ``python -m lib`` choose them: ``$DELPHI_STUDY`` (None: the bundled demo), ``$DELPHI_DB``
+    else the study's own (``lib.study_db.default_db``).  Runs in .venv."""
+    from lib.study_db import default_db
+
+    study = environ.get("DELPHI_STUDY") or None
+    return study, environ.get("DELPHI_DB") or str(default_db(study))
+
+
+def _google(secrets: Path) -> dict:
+    """The ``[gcp_service_account]`` table of the app's secrets file, as the app passes it to a
+    refresh (without it the sheet reader uses $DELPHI_GOOGLE_CREDENTIALS)."""
+    import tomllib
+
+    try:
+        table = tomllib.loads(secrets.read_text(encoding="utf-8")).get("gcp_service_account")
+    except (OSError, ValueError):
+        return {}
+    return {"credentials_info": dict(table)} if isinstance(table, dict) else {}
+
+
+def build(
+    environ: Mapping[str, str] = os.environ, secrets: Path = ROOT / ".streamlit" / "secrets.toml"
+) -> int:
+    """Build the served study's database if it has no snapshot yet, as the app's first page
+    view would (runs in .venv).  0 when it has one; NOT_BUILT, with the reason, when it cannot
+    (another study's database, no credentials, a sheet not shared): the app then says so too."""
+    from lib import store
+    from lib.config import ConfigError, load_config
+    from lib.pipeline import RefreshError, ensure_demo_db
+    from lib.sources import is_google_sheet
+    from lib.study_db import is_demo_study, mismatch
+
+    study, db = served_study(environ)
+    try:
+        cfg = load_config(study)
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+        with store.connect(db, read_only=True) as con:
+            other = mismatch(con, cfg.source, cfg.title, db=db, study=study)
+        if other is not None:
+            text = other.message()
+            print(f"    {text[:1].upper()}{text[1:]}")
+            return NOT_BUILT
+        google = _google(secrets) if is_google_sheet(cfg.source) else None
+        print("    snapshot", ensure_demo_db(cfg, db, google=google))
+    except (ConfigError, RefreshError, store.StoreError, OSError) as exc:
+        if is_demo_study(study):
+            raise  # the bundled demo always builds: a failure here is a broken installation
+        print(f"    The database {db} could not be built: {exc}")
+        return NOT_BUILT
+    return 0
+
+
 def cmd_run(extra: list[str]) -> int:
     ensure_venv("requirements.txt")
-    _say("Building the demo study database if needed")
-    _run(
-        PY,
-        "-c",
-        "from lib.config import load_config; from lib.pipeline import "
-        "ensure_demo_db; print('    snapshot', ensure_demo_db(load_config()))",
-    )
-    _say("Starting the dashboard (Ctrl+C to stop)")
+    study = os.environ.get("DELPHI_STUDY")
+    if study:
+        _say(f"Building the database of {study} if it has no snapshot yet")
+    else:
+        _say("Building the demo study database if needed")
+    code = [str(PY), "-c", "import run, sys; sys.exit(run.build())"]
+    status = subprocess.call(code, cwd=ROOT)
+    if status not in (0, NOT_BUILT):  # a broken installation: stop, as before
+        raise subprocess.CalledProcessError(status, code)
+    anyway = " anyway: its pages say what is wrong" if status else ""
+    _say(f"Starting the dashboard{anyway} (Ctrl+C to stop)")
     return subprocess.call([str(PY), "-m", "streamlit", "run", "app.py", *extra], cwd=ROOT)
 
 

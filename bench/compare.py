@@ -1,6 +1,6 @@
 """Ours vs the analyst-style baseline: the same numbers from the same stored snapshot, timed.
 
-Ours is the dashboard's own code: ``lib.analysis.consensus.compute_metrics`` (DuckDB SQL over
+Ours is the dashboard's own code: ``lib.analysis.consensus.study_metrics`` (DuckDB SQL over
 the ratings frame, what a refresh stores) and ``lib.analysis.agreement.kendall_w`` /
 ``lib.analysis.stability.stability`` (what the Trends page computes once per snapshot).  Both
 sides start from the snapshot's ``ratings_for`` / ``statements_for`` frames, loaded before the
@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench.baseline import METRIC_NUMBERS, baseline
 from lib import store
-from lib.analysis.consensus import compute_metrics
+from lib.analysis.consensus import study_metrics
 
 __all__ = ["ours", "side_by_side", "TOLERANCE"]
 
@@ -38,7 +38,7 @@ def ours(
     seconds: dict[str, float] = {}
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
-    out["metrics"] = compute_metrics(ratings, cfg.rule, cfg.no_opinion_in_denominator)
+    out["metrics"] = study_metrics(ratings, cfg.scale_map)
     seconds["metrics"] = time.perf_counter() - t0
     if _has_stats():
         from lib.analysis.agreement import kendall_w

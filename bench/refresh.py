@@ -8,7 +8,7 @@ time the steps inside it:
   report (the pipeline's ``validate`` timing);
 * ``hash``    — ``store.content_hash`` of the raw tabs (decides "no change");
 * ``load``    — writing the snapshot's tables into DuckDB (``store and compute`` minus compute);
-* ``compute`` — per-statement metrics and status (``compute_metrics`` of the ingested ratings,
+* ``compute`` — per-statement metrics and status (``study_metrics`` of the ingested ratings,
   as ``lib.pipeline`` calls it), the only computation a refresh stores (``lib.analysis``
   statistics are computed on first view, cached per snapshot, and timed by ``bench.compare`` and
   the pages' first render);
@@ -33,7 +33,7 @@ __all__ = ["STEPS", "timed_refresh", "peak_rss_mb"]
 
 STEPS = ["ingest", "hash", "load", "compute", "other", "total", "cpu"]
 # Functions lib.pipeline calls during its "store and compute" step that compute, not load.
-_COMPUTE_NAMES = ("compute_metrics",)
+_COMPUTE_NAMES = ("study_metrics",)
 
 
 @contextmanager

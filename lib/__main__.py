@@ -1,7 +1,9 @@
-"""Command line: ``python -m lib refresh|publish|export|report|hash-password|unlock ...``.
+"""Command line: ``python -m lib refresh|publish|export|report|hash-password|unlock|init ...``.
 
 Exit status 0 on success; on failure a one-line reason on stderr and a non-zero status
-(2 for a usage or configuration error, 1 for a failed refresh or export).
+(2 for a usage or configuration error, a database of another study included; 1 for a failed
+refresh or export).  ``--study`` and ``--db`` default as in the app: ``$DELPHI_STUDY`` (else the
+bundled demo) and ``$DELPHI_DB`` (else the study's own database, ``lib.study_db.default_db``).
 """
 
 from __future__ import annotations
@@ -12,25 +14,30 @@ import os
 import sys
 from pathlib import Path
 
-from lib import store
+from lib import store, study_db
 from lib.analysis.consensus import METRIC_COLUMNS
 from lib.config import ConfigError, load_config
-from lib.pipeline import DEFAULT_DB, RefreshError, refresh
+from lib.pipeline import RefreshError, StudyMismatch, refresh
 
 # the plain export: what identifies a statement, then every metric with its status
 EXPORT_COLUMNS = ["round", "statement_id", "domain", "text", *METRIC_COLUMNS]
 
 
-_DB = os.environ.get("DELPHI_DB") or str(DEFAULT_DB)
+# --study and --db default to what the app uses (resolved after parsing: see _defaults)
+_STUDY_HELP = "study TOML (default: $DELPHI_STUDY, else the bundled demo)"
+_DB_HELP = (
+    "DuckDB file (default: $DELPHI_DB, else the study's own: data/delphi.duckdb for the demo, "
+    "data/studies/<study file name>.duckdb for another study)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib", description="Delphi Dashboard CLI")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("refresh", help="load a new snapshot from the study's source")
-    r.add_argument("--study", help="study TOML (default: the bundled demo)")
+    r.add_argument("--study", help=_STUDY_HELP)
     r.add_argument("--source", help="workbook path or Google Sheet URL/key (overrides the study)")
-    r.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
+    r.add_argument("--db", help=_DB_HELP)
     r.add_argument(
         "--credentials", help="service-account JSON file (or set DELPHI_GOOGLE_CREDENTIALS)"
     )
@@ -43,13 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the consensus metrics of the published snapshot")
     e.add_argument("--format", choices=["csv"], default="csv")
     e.add_argument("--round", type=int, help="only this round")
-    e.add_argument("--db", default=_DB)
+    e.add_argument("--db", help=_DB_HELP)
+    e.add_argument(
+        "--study", help="study TOML (default: $DELPHI_STUDY): a database of another is refused"
+    )
     _add_snapshot_choice(e)
     e.add_argument("--out", required=True, help="output file")
     _add_publish(sub)
     _add_report(sub)
     _add_hash_password(sub)
     _add_unlock(sub)
+    _add_init(sub)
     return p
 
 
@@ -75,10 +86,11 @@ def _add_publish(sub) -> None:
     )
     pub.add_argument(
         "--study",
-        help="study TOML whose privacy.min_group_size applies if stricter "
-        "(default: the configuration the snapshot was stored with)",
+        help="study TOML (default: $DELPHI_STUDY): its privacy.min_group_size applies if "
+        "stricter, and a database of another study is refused (without one: the configuration "
+        "the snapshot was stored with)",
     )
-    pub.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
+    pub.add_argument("--db", help=_DB_HELP)
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -86,7 +98,12 @@ def _publish(args: argparse.Namespace) -> int:
 
     if not Path(args.db).exists():
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
-    k = load_config(args.study).min_group_size if args.study else None
+    k = None
+    if args.study:
+        cfg = load_config(args.study)
+        with store.connect(args.db, read_only=True) as con:
+            _refuse_another_study(con, args.db, cfg)
+        k = cfg.min_group_size
     check = publish(args.db, args.snapshot, min_group_size=k, close_rounds=args.close_round)
     sid = check.snapshot_id
     if check.changes_nothing:
@@ -113,8 +130,8 @@ def _add_report(sub) -> None:
         "offline, prints to PDF) or a workbook with one sheet per table.",
     )
     rep.add_argument("--format", choices=["html", "xlsx"], required=True)
-    rep.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
-    rep.add_argument("--study", help="study TOML (default: the bundled demo)")
+    rep.add_argument("--db", help=_DB_HELP)
+    rep.add_argument("--study", help=_STUDY_HELP)
     _add_snapshot_choice(rep)
     rep.add_argument(
         "--with-comments",
@@ -148,7 +165,55 @@ def _add_unlock(sub) -> None:
         "file on its next sign-in attempt.",
     )
     u.add_argument("--role", choices=["coordinator", "committee"], help="only this role")
-    u.add_argument("--db", default=_DB, help="DuckDB file (default: %(default)s)")
+    u.add_argument("--db", help=_DB_HELP)
+
+
+def _add_init(sub) -> None:
+    i = sub.add_parser(
+        "init",
+        help="propose a study file from a sheet's own tabs, and validate it",
+        description="Reads the source's tabs once and writes a commented study file: the "
+        "round tabs, the identity and timestamp columns, every answer label with its proposed "
+        "score, the no-opinion answers, Yes/No rounds, the statements found and how, and the "
+        "consensus presets to choose from. Then prints the validation report a refresh would "
+        "produce with it, storing nothing.",
+    )
+    i.add_argument("source", help="workbook path or Google Sheet URL/key")
+    i.add_argument("--out", default="study.toml", help="study file to write (default: %(default)s)")
+    i.add_argument("--force", action="store_true", help="replace --out if it exists")
+    i.add_argument(
+        "--credentials", help="service-account JSON file (or set DELPHI_GOOGLE_CREDENTIALS)"
+    )
+
+
+def _init(args: argparse.Namespace) -> int:
+    from lib import setup
+    from lib.sources import SourceError, read_source
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} already exists: choose another --out, or add --force")
+    google = {"credentials_file": args.credentials} if args.credentials else {}
+    try:
+        raw = read_source(args.source, None, **google)
+    except SourceError as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    proposal = setup.propose(raw)
+    setup.write_study(setup.proposal_toml(proposal, out.parent), out, force=args.force)
+    print(f"Wrote {out}: {proposal.outline()}")
+    for note in proposal.notes:
+        print(f"  check: {note}")
+    found = setup.check(raw, load_config(out))
+    print(f"Validation, as a refresh would report it (nothing stored): {setup.summary(found)}")
+    for p in found.problems.head(20).itertuples():
+        print(f"  problem: {p.tab} row {p.row} column {p.column}: {p.kind} — {p.message}")
+    if len(found.problems) > 20:
+        print(f"  … and {len(found.problems) - 20} more problems")
+    print(
+        f"Next: check {out}, choose its consensus rule, then: python -m lib refresh --study {out}"
+    )
+    return 1 if found.error else 0
 
 
 def _unlock(args: argparse.Namespace) -> int:
@@ -238,6 +303,25 @@ def _add_snapshot_choice(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _refuse_another_study(con, db: str, cfg) -> None:
+    """Stop (exit 2) when the database holds another study than ``cfg`` (lib.study_db)."""
+    other = study_db.mismatch(con, cfg.source, cfg.title, db=db, study=cfg.path)
+    if other is not None:
+        raise StudyMismatch(other)
+
+
+def _defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """``--study`` defaults to ``$DELPHI_STUDY`` and ``--db`` to ``$DELPHI_DB``, else the
+    study's own database (``lib.study_db.default_db``): the files the app uses."""
+    study = os.environ.get("DELPHI_STUDY") or None
+    if hasattr(args, "study"):
+        args.study = args.study or study
+        study = args.study
+    if hasattr(args, "db") and not args.db:
+        args.db = os.environ.get("DELPHI_DB") or str(study_db.default_db(study))
+    return args
+
+
 def _snapshot(con, requested: int | None, latest: bool = False) -> int:
     """The snapshot a command reads: the one asked for, else the one observers see.
 
@@ -261,9 +345,12 @@ def _snapshot(con, requested: int | None, latest: bool = False) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    cfg = load_config(args.study) if args.study else None
     if not Path(args.db).exists():
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
     with store.connect(args.db, read_only=True) as con:
+        if cfg is not None:
+            _refuse_another_study(con, args.db, cfg)
         sid = _snapshot(con, args.snapshot, args.latest)
         frame = store.metrics_for(con, sid)
     if args.round is not None:
@@ -291,6 +378,7 @@ def _report(args: argparse.Namespace) -> int:
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
     narrative = Path(args.narrative).read_text(encoding="utf-8") if args.narrative else None
     with store.connect(args.db, read_only=True) as con:
+        _refuse_another_study(con, args.db, cfg)
         sid = _snapshot(con, args.snapshot, args.latest)
         comments = args.with_comments or cfg.observer_comments
         frames = report_inputs(StoreFrames(con, sid), include_comments=comments)
@@ -306,7 +394,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = _parser().parse_args(argv)
+    args = _defaults(_parser().parse_args(argv))
     handlers = {
         "refresh": _refresh,
         "publish": _publish,
@@ -314,9 +402,13 @@ def main(argv: list[str] | None = None) -> int:
         "report": _report,
         "hash-password": _hash_password,
         "unlock": _unlock,
+        "init": _init,
     }
     try:
         return handlers[args.command](args)
+    except StudyMismatch as exc:  # a configuration error: the wrong study for this database
+        print(f"error: {exc.mismatch.message(cli=True)}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -162,12 +162,19 @@ def refresh(
             raise
 
 
+def _study_source(run: _Run) -> str:
+    """The source that identifies the study: its configured one (``--source`` reads another
+    copy of the same study, e.g. a downloaded workbook), else the one read."""
+    return run.cfg.source or run.source
+
+
 def _check_study(run: _Run) -> None:
     """Refuse, before the source is read, a database that holds another study."""
 
     def found() -> Any:
         with store.connect(run.db_path, read_only=True) as con:
-            return mismatch(con, run.source, run.cfg.title, db=run.db_path, study=run.cfg.path)
+            source, title = _study_source(run), run.cfg.title
+            return mismatch(con, source, title, db=run.db_path, study=run.cfg.path)
 
     other = _guard("store", found)
     if other is not None:
@@ -223,7 +230,9 @@ def _store(run: _Run, raw: RawSource, result: IngestResult, digest: str) -> Refr
                 "store and compute", lambda: _write(con, run, raw, result, digest, prev)
             )
             outcome = "new"
-        remember(con, run.source, run.cfg.title)  # with its first snapshot, and each one after
+        remember(
+            con, _study_source(run), run.cfg.title
+        )  # with its first snapshot, and each one after
     return RefreshResult(
         outcome, sid, prev, problems, changes, run.timings, raw.requests, counts, raw.title, tabs
     )

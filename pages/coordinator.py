@@ -1,4 +1,5 @@
-"""Coordinator: the source sheet, Refresh now, publication and history, non-responders."""
+"""Coordinator: the source sheet, Refresh now, publication and history, validation problems of
+any snapshot, non-responders."""
 
 import streamlit as st
 
@@ -30,6 +31,9 @@ else:
     )
     with st.expander("Refresh attempts (newest first)"):
         st.dataframe(state.log, hide_index=True, key="co_log", column_config=ui.columns.REFRESH_LOG)
+
+    st.subheader("Validation problems")
+    ui.problems_panel(db, state)
 
 st.subheader("Non-responders")
 if state.latest is not None and not coordination.panel_tab_listed(cfg, state.seen):

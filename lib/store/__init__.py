@@ -7,7 +7,8 @@ other stage.  Identities live only in ``identity_map``; every other table holds 
 P02, … by first appearance).
 
 Modules: ``database`` (the schema, connections, a damaged file), ``snapshots`` (writing one),
-``queries`` (named reads of a snapshot), ``settings`` (publications, settings, refresh log).
+``queries`` (named reads of a snapshot), ``settings`` (publications, settings, the study the
+file holds, refresh log).
 Callers use ``from lib import store`` and the names below.
 """
 
@@ -44,13 +45,16 @@ from lib.store.queries import (
 )
 from lib.store.settings import (
     HISTORY_UNKNOWN,
+    STUDY,
     add_publication,
     log_refresh,
     publications,
     published_snapshot_id,
+    record_study,
     refresh_log,
     set_setting,
     setting,
+    study_record,
 )
 from lib.store.snapshots import content_hash, write_snapshot
 
@@ -87,6 +91,9 @@ __all__ = [
     "changes_between",
     "set_setting",
     "setting",
+    "STUDY",
+    "study_record",
+    "record_study",
     "respondents_for",
     "respondent_differences",
     "feedback_recipients",

@@ -1,4 +1,5 @@
-"""What the database keeps besides snapshots: publications, settings, the refresh log.
+"""What the database keeps besides snapshots: publications, settings (the study it holds among
+them), the refresh log.
 
 A publication makes one snapshot the one observers see (and the committee, unless they pick
 another); publications are only ever added, so the history of what was shown stays readable.
@@ -22,6 +23,9 @@ __all__ = [
     "add_publication",
     "set_setting",
     "setting",
+    "STUDY",
+    "study_record",
+    "record_study",
     "log_refresh",
     "refresh_log",
 ]
@@ -84,6 +88,43 @@ def setting(con: duckdb.DuckDBPyConnection, key: str, default: Any = None) -> An
         return json.loads(row[0]) if row else default
     except ValueError:
         return default
+
+
+# The study a database belongs to: {"source": ..., "title": ...} (lib.study_db decides what
+# identifies a study; this module only keeps the record).
+STUDY = "study"
+
+
+def study_record(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The study this database holds: its source and title as recorded with its snapshots.
+
+    A database from before the record adopts its latest snapshot's source and study title
+    (``"adopted": True``); None when it holds no snapshot (any study may use it).
+    """
+    try:
+        recorded = setting(con, STUDY)
+        if isinstance(recorded, dict) and recorded.get("source") is not None:
+            return recorded
+        row = con.execute(
+            "SELECT source, study_title, config_json FROM snapshots "
+            "ORDER BY snapshot_id DESC LIMIT 1"
+        ).fetchone()
+    except duckdb.CatalogException:  # a file from before these tables, opened read-only
+        return None
+    if row is None:
+        return None
+    # the study's configured source (a refresh may have read another copy with --source)
+    try:
+        configured = json.loads(row[2] or "{}").get("source")
+    except (ValueError, AttributeError):
+        configured = None
+    source = configured if isinstance(configured, str) and configured.strip() else row[0]
+    return {"source": source, "title": row[1] or "", "adopted": True}
+
+
+def record_study(con: duckdb.DuckDBPyConnection, source: str, title: str) -> None:
+    """Remember that this database holds the study reading ``source``, called ``title``."""
+    set_setting(con, STUDY, {"source": source, "title": title})
 
 
 def log_refresh(

@@ -38,7 +38,7 @@ from lib.ui.loaders import (
     statements,
 )
 from lib.ui.publish import publish_panel
-from lib.ui.refresh import refresh_panel, source_panel
+from lib.ui.refresh import problems_panel, refresh_panel, source_panel
 from lib.ui.session import (
     RANK,
     config,
@@ -105,6 +105,7 @@ __all__ = [
     "sign_in_panel",
     "snapshot_id",
     "publish_panel",
+    "problems_panel",
     "refresh_panel",
     "source_panel",
     "MANY_COMMENTS",

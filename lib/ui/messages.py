@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from lib.pipeline import DEFAULT_DB
+from lib.study_db import DEFAULT_DB, default_db
 from lib.textsafe import escape_markdown, hide_paths
 
 __all__ = ["error_detail", "server_paths"]
@@ -25,7 +25,9 @@ _PATH_ENVS = (
 
 def server_paths() -> list[str]:
     """The server files this process is configured with (relative paths included)."""
-    return [str(DEFAULT_DB), *(os.environ[e] for e in _PATH_ENVS if os.environ.get(e))]
+    own = default_db(os.environ.get("DELPHI_STUDY"))  # the study's database without DELPHI_DB
+    configured = (os.environ[e] for e in _PATH_ENVS if os.environ.get(e))
+    return [str(DEFAULT_DB), str(own), *configured]
 
 
 def error_detail(exc: object, *, coordinator: bool) -> str:

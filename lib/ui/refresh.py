@@ -1,22 +1,26 @@
-"""The Coordinator page's source and refresh panels: where the data comes from, and Refresh now
-with its progress and outcome (the pure parts are :mod:`lib.coordination`)."""
+"""The Coordinator page's source, refresh and validation panels: where the data comes from,
+Refresh now with its progress and outcome, and the problems stored with any snapshot (the pure
+parts are :mod:`lib.coordination`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
-from lib import coordination
+from lib import coordination, store
 from lib.config import StudyConfig
 from lib.coordination import CoordinatorState
 from lib.pipeline import RefreshError, refresh
+from lib.reports.safety import safe_csv
 from lib.sources import is_google_sheet
 from lib.textsafe import code_span
 from lib.ui.session import google_credentials
-from lib.ui.widgets import escape, refresh_summary
+from lib.ui.snapshot import storage_failed
+from lib.ui.widgets import escape, problems_table, refresh_summary
 
-__all__ = ["source_panel", "refresh_panel"]
+__all__ = ["source_panel", "refresh_panel", "problems_panel"]
 
 
 def source_panel(cfg: StudyConfig, state: CoordinatorState) -> None:
@@ -95,3 +99,42 @@ def refresh_panel(cfg: StudyConfig, db: str, state: CoordinatorState) -> None:
         last = st.session_state["co_last"]
         st.caption(f"Last refresh from this browser: {last['at']:%d %b %Y %H:%M:%S}")
         refresh_summary(last, state.latest, steps)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _problems(db: str, sid: int) -> pd.DataFrame:
+    """A snapshot's validation report (snapshots never change: cached on the file and id)."""
+    with store.connect(db, read_only=True) as con:
+        return store.problems_for(con, sid)
+
+
+def problems_panel(db: str, state: CoordinatorState) -> None:
+    """The validation problems stored with any snapshot (default: the latest), whichever
+    session or cron job ran its refresh, as a table and a CSV file.
+
+    The texts quote the sheet (headers, answers): the table shows them as plain text and the
+    CSV file neutralises formulas (``safe_csv``)."""
+    labels = coordination.snapshot_labels(state.snapshots)
+    choice = st.selectbox(
+        "Snapshot",
+        [None, *labels],
+        key="co_problems_snapshot",
+        # a constant label for the default: it follows the latest snapshot as new ones arrive
+        format_func=lambda i: "Latest snapshot" if i is None else labels[i],
+        help="Each snapshot keeps the problems its refresh found: cells it left out.",
+    )
+    sid = state.latest if choice is None else int(choice)
+    try:
+        problems = _problems(db, sid)
+    except store.StoreError as exc:
+        storage_failed(exc)
+    problems_table(problems, "co_snapshot_problems")
+    if not problems.empty:
+        st.download_button(
+            "Download as CSV",
+            safe_csv(problems),
+            file_name=f"problems_snapshot_{sid}.csv",
+            mime="text/csv",
+            key="co_problems_csv",
+            icon=":material/download:",
+        )

@@ -12,7 +12,7 @@ import streamlit as st
 
 from lib import auth
 from lib.config import ConfigError, StudyConfig, load_config
-from lib.pipeline import DEFAULT_DB
+from lib.study_db import default_db
 from lib.ui.messages import error_detail
 
 __all__ = [
@@ -51,8 +51,10 @@ def require_router() -> None:
 
 
 def db_path() -> str:
-    """The DuckDB file: ``$DELPHI_DB`` or data/delphi.duckdb."""
-    return os.environ.get("DELPHI_DB") or str(DEFAULT_DB)
+    """The DuckDB file: ``$DELPHI_DB``, else the study's own (``lib.study_db.default_db``:
+    data/delphi.duckdb for the bundled demo, data/studies/<study file name>.duckdb for another),
+    as the command line chooses it."""
+    return os.environ.get("DELPHI_DB") or str(default_db(study_path()))
 
 
 @st.cache_resource(show_spinner=False)
@@ -61,6 +63,7 @@ def _config(path: str | None) -> StudyConfig:
 
 
 def study_path() -> str | None:
+    """The study file: ``$DELPHI_STUDY`` (None: the bundled demo)."""
     return os.environ.get("DELPHI_STUDY") or None
 
 

@@ -1,4 +1,5 @@
-"""The snapshot of this run: found, built or rebuilt, published or chosen; storage errors.
+"""The snapshot of this run: found, built or rebuilt, published or chosen; storage errors; a
+database of another study refused (nothing of it is shown).
 
 Every rerun resolves the snapshot once (``resolve_snapshot`` in app.py); every loader in
 :mod:`lib.ui.loaders` takes that id as part of its cache key, so a session shows the new data on
@@ -19,9 +20,10 @@ from lib import store
 from lib.config import StudyConfig
 from lib.pipeline import RefreshError, ensure_demo_db
 from lib.sources import is_google_sheet
+from lib.study_db import Mismatch, mismatch
 from lib.ui.access import at_least
 from lib.ui.messages import error_detail
-from lib.ui.session import config, db_path, google_credentials
+from lib.ui.session import config, db_path, google_credentials, study_path
 
 __all__ = ["db_signature", "resolve_snapshot", "snapshot_id", "storage_failed"]
 
@@ -43,38 +45,71 @@ def _db_signature(db: str) -> tuple:
 
 def db_signature() -> tuple:
     """Changes whenever the study database is written (see ``_db_signature``): a cache key for
-    what is read live rather than per snapshot (the refresh log, the publications)."""
-    return _db_signature(db_path())
+    what is read live rather than per snapshot (the refresh log, the publications).  Stops the
+    run, as ``resolve_snapshot`` does, when the database holds another study."""
+    db = db_path()
+    signature = _db_signature(db)
+    try:
+        *_, other = _snapshot_ids(db, signature, _study())
+    except store.StoreError as exc:
+        storage_failed(exc)
+    if other is not None:
+        _another_study(other)
+    return signature
+
+
+Ids = tuple[int | None, int | None, Mismatch | None]
+
+
+def _study() -> tuple[str, str, str | None]:
+    """The configured study as ``lib.study_db.mismatch`` compares it: source, title, file."""
+    cfg = config()
+    return cfg.source, cfg.title, study_path()
 
 
 @st.cache_data(ttl=5, max_entries=16, show_spinner=False)
-def _snapshot_ids(db: str, signature: tuple) -> tuple[int | None, int | None]:
-    """(latest, published) snapshot ids, looked up again only when the files changed (or after
+def _snapshot_ids(db: str, signature: tuple, study: tuple[str, str, str | None]) -> Ids:
+    """(latest, published) snapshot ids, and how the database holds another study than
+    ``study`` (None when it does not), looked up again only when the files changed (or after
     5 s: a write within the file system's timestamp granularity could leave the signature as it
     was).  A DuckDB connection costs 25 ms of CPU, a quarter of a rerun's budget."""
-    return _read_snapshot_ids(db)
+    return _read_snapshot_ids(db, study)
 
 
-def _read_snapshot_ids(db: str) -> tuple[int | None, int | None]:
+def _read_snapshot_ids(db: str, study: tuple[str, str, str | None]) -> Ids:
+    source, title, path = study
     with store.connect(db, read_only=True) as con:
-        return store.latest_snapshot_id(con), store.published_snapshot_id(con)
+        other = mismatch(con, source, title, db=db, study=path)
+        return store.latest_snapshot_id(con), store.published_snapshot_id(con), other
+
+
+def _another_study(found: Mismatch) -> NoReturn:
+    """Stop this run: the database holds another study, of which nothing is shown (the titles
+    for everyone; sheet keys and server paths for the coordinator only)."""
+    coordinator = at_least("coordinator")
+    text = error_detail(found.message(detail=coordinator), coordinator=coordinator)
+    st.error(
+        f"**This database belongs to another study.** {text[:1].upper()}{text[1:]}",
+        icon=":material/block:",
+    )
+    st.stop()
 
 
 def resolve_snapshot() -> int | None:
     """Find (or, for a local workbook, build) the snapshot this session sees; remember it for
     this run.  Observers see the published snapshot, the committee too unless they pick another
     in the sidebar, the coordinator the latest."""
-    cfg, db = config(), db_path()
-    latest = published = None
+    cfg, db, study = config(), db_path(), _study()
+    latest = published = other = None
     try:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
-        latest, published = _snapshot_ids(db, _db_signature(db))
+        latest, published, other = _snapshot_ids(db, _db_signature(db), study)
         if latest is None and cfg.source:
             _build_first_snapshot(cfg, db)
-            latest, published = _read_snapshot_ids(db)
+            latest, published, other = _read_snapshot_ids(db, study)
     except store.StoreCorrupt as exc:
         if _rebuild_damaged(cfg, db, exc) is not None:
-            latest, published = _read_snapshot_ids(db)
+            latest, published, other = _read_snapshot_ids(db, study)
     except (store.StoreError, RefreshError) as exc:
         _unavailable(exc)
     except OSError as exc:  # the folder cannot be made: read-only, or a file in the way
@@ -82,6 +117,9 @@ def resolve_snapshot() -> int | None:
             f"its folder {Path(db).parent} cannot be created ({exc.strerror})",
             "; set DELPHI_DB to a file in a writable folder",
         )
+    if other is not None:  # fail closed: not one of its snapshots is offered or shown
+        st.session_state.pop("snapshot_id", None)
+        _another_study(other)
     if notice := st.session_state.pop("_rebuilt_notice", None):  # set by _rebuild_damaged
         st.warning(notice, icon=":material/build:")
     sid = _visible_snapshot(latest, published)
