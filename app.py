@@ -31,6 +31,7 @@ PAGES = [  # (file, title, icon, minimum role, section)
         "coordinator",
         "Coordination",
     ),
+    ("pages/setup.py", "Set up a study", ":material/add_circle:", "coordinator", "Coordination"),
 ]
 
 ui.mark_routed()

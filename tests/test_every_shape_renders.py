@@ -56,8 +56,9 @@ def _pages() -> list[tuple[str, str]]:
 
 
 PAGES = _pages()
-# every page but the Coordinator's shows results, so says why when there are none
-RESULT_PAGES = {page for page, _ in PAGES} - {"pages/coordinator.py"}
+# every page but the Coordinator's and Set up a study shows results, so says why when there
+# are none
+RESULT_PAGES = {page for page, _ in PAGES} - {"pages/coordinator.py", "pages/setup.py"}
 
 
 def _problems(at: AppTest) -> list[str]:
