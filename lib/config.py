@@ -21,6 +21,8 @@ __all__ = [
     "config_from_dict",
     "DEMO_CONFIG",
     "YES_NO_LABELS",
+    "GroupsConfig",
+    "GROUP_CONSENSUS",
 ]
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo" / "study.toml"
@@ -41,7 +43,10 @@ _TOP_KEYS = {
     "consensus",
     "privacy",
     "scales",
+    "groups",
 }
+_GROUPS_KEYS = {"attribute", "consensus", "min_groups"}
+GROUP_CONSENSUS = ("panel", "every_group", "majority")
 _SCALE_KEYS = {"min", "max", "labels", "no_opinion", "no_opinion_in_denominator"}
 _SCALES_KEYS = _SCALE_KEYS | {"name", "rounds", "statements", "type", "consensus"}
 _YES_NO_CONSENSUS_KEYS = {"threshold", "min_n", "label", "version"}
@@ -55,6 +60,31 @@ MAX_ROUND = 99
 
 class ConfigError(ValueError):
     """The study configuration is invalid; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class GroupsConfig:
+    """The stakeholder groups (``[groups]``): a Panel attribute, and what consensus means.
+
+    ``consensus``: ``panel`` (the rule holds in the whole panel), ``every_group`` (in every
+    group, as COMET studies apply 70/15) or ``majority`` (in at least ``min_groups`` groups;
+    more than half of the groups that rated the statement when not given)."""
+
+    attribute: str
+    consensus: str = "panel"
+    min_groups: int | None = None
+
+    def describe(self) -> str:
+        """The study-level choice in a sentence, as reports state it."""
+        if self.consensus == "every_group":
+            return f"consensus requires the rule to hold within every {self.attribute} group"
+        if self.consensus == "majority":
+            need = f"at least {self.min_groups}" if self.min_groups else "a majority of the"
+            return f"consensus requires the rule to hold within {need} {self.attribute} groups"
+        return (
+            f"consensus is judged in the whole panel; results per {self.attribute} group are "
+            "shown alongside"
+        )
 
 
 @dataclass(frozen=True)
@@ -86,6 +116,8 @@ class StudyConfig:
     # ``[[scales]]``: rounds or statements with a scale of their own (the last match wins, a
     # statement-level entry before a round-level one)
     scales: tuple[ScaleUse, ...] = ()
+    # ``[groups]``: the stakeholder attribute and the study-level consensus choice, or None
+    groups: GroupsConfig | None = None
 
     @property
     def scale(self) -> Scale:
@@ -211,6 +243,31 @@ def _entry_scale(entry: dict[str, Any], name: str, yes_no: bool, main: Scale, wh
     return Scale(name, lo, hi, labels, no_op, rule, denom, yes_no)
 
 
+def _groups(d: Any, attributes: tuple[str, ...]) -> GroupsConfig | None:
+    """The ``[groups]`` table: its attribute must be a listed panel attribute."""
+    if d is None:
+        return None
+    if not isinstance(d, dict):
+        _fail("groups", 'must be a table: [groups] attribute = "Stakeholder group"')
+    _check_keys(d, _GROUPS_KEYS, "groups.")
+    attribute = _typed(d, "attribute", str, "", "groups.").strip()
+    listed = {a.casefold(): a for a in attributes}
+    if not attribute:
+        _fail("groups.attribute", "is required: the Panel column that holds each group")
+    if attribute.casefold() not in listed:
+        _fail(
+            "groups.attribute",
+            f"must be one of panel_attributes (the columns that may be shown), got {attribute!r}",
+        )
+    consensus = _typed(d, "consensus", str, "panel", "groups.")
+    if consensus not in GROUP_CONSENSUS:
+        _fail("groups.consensus", f"must be one of {', '.join(GROUP_CONSENSUS)}, got {consensus!r}")
+    least = _typed(d, "min_groups", int, None, "groups.")
+    if least is not None and (consensus != "majority" or least < 1):
+        _fail("groups.min_groups", 'is a whole number ≥ 1, for consensus = "majority" only')
+    return GroupsConfig(listed[attribute.casefold()], consensus, least)
+
+
 def _rounds(d: Any) -> dict[str, int]:
     if not isinstance(d, dict) or not d:
         _fail("rounds", 'must be a table of tab name = round number, e.g. "Round 1" = 1')
@@ -301,6 +358,7 @@ def config_from_dict(d: dict[str, Any], base_dir: Path | None = None) -> StudyCo
         min_group_size=size,
         observer_comments=obs_comments,
         scales=scales,
+        groups=_groups(d.get("groups"), simple["panel_attributes"]),
         raw=d,
         **simple,
     )

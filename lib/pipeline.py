@@ -20,9 +20,11 @@ from typing import Any
 import pandas as pd
 
 from lib import store
+from lib.analysis import stakeholders
 from lib.analysis.consensus import study_metrics
 from lib.config import DEMO_CONFIG, StudyConfig
 from lib.ingest import IngestError, IngestResult, ingest
+from lib.ingest.panel import PANEL_COLUMNS
 from lib.sources import RawSource, SourceError, is_google_sheet, read_source
 from lib.study_db import DEFAULT_DB, Mismatch, mismatch, remember
 
@@ -249,7 +251,7 @@ def _write(
     """Compute the snapshot's metrics, then store both (with its refresh-log line) at once;
     return its id, problems, changes since ``prev`` and counts."""
     cfg = run.cfg
-    metrics = study_metrics(result.ratings, cfg.scale_map)
+    metrics = _study_verdict(study_metrics(result.ratings, cfg.scale_map), result, cfg)
     sid = store.write_snapshot(
         con,
         result,
@@ -265,6 +267,48 @@ def _write(
     info = store.snapshot_info(con, sid)
     problems, changes = store.problems_for(con, sid), store.changes_between(con, prev, sid)
     return sid, problems, changes, {k: info[k] for k in _COUNTS}
+
+
+def _study_verdict(metrics: pd.DataFrame, result: IngestResult, cfg: StudyConfig) -> pd.DataFrame:
+    """The stored status is the study's verdict: under ``[groups] consensus`` other than
+    "panel", the rule must hold within every group (or a majority of them), computed on the
+    true groups; the panel's own verdict is recomputed where the groups are shown."""
+    choice = cfg.groups
+    if choice is None or choice.consensus == "panel":
+        return metrics
+    found = {str(c).casefold(): c for c in result.panel.columns[len(PANEL_COLUMNS) :]}
+    column = found.get(choice.attribute.casefold())
+    if column is None:  # reported at ingest ("attribute not found"): no group, no consensus
+        why = (
+            f"groups.attribute {choice.attribute!r} is not a column of the Panel tab, so no "
+            f"statement can reach consensus {VERDICT_WORDS[choice.consensus]}"
+        )
+        extra = pd.DataFrame(
+            [[cfg.panel_tab or "", None, None, choice.attribute, "no groups", why]],
+            columns=result.problems.columns,
+        )
+        result.problems = pd.concat([result.problems, extra], ignore_index=True)
+        return metrics.assign(
+            status="no_consensus", rule=metrics["rule"] + VERDICT_SUFFIX[choice.consensus]
+        )
+    long = pd.DataFrame(
+        {
+            "identity": result.panel["identity"],
+            "attribute": choice.attribute,
+            "value": result.panel[column],
+        }
+    )
+    groups = stakeholders.panel_groups(long, choice.attribute, by="identity")
+    by_group = stakeholders.group_metrics(result.ratings, groups, cfg.scale_map, by="identity")
+    verdict = stakeholders.study_status(metrics, by_group, choice.consensus, choice.min_groups)
+    return metrics.assign(
+        status=verdict["status_study"].to_numpy(),
+        rule=metrics["rule"] + VERDICT_SUFFIX[choice.consensus],
+    )
+
+
+VERDICT_WORDS = {"every_group": "in every group", "majority": "in a majority of groups"}
+VERDICT_SUFFIX = {k: f" ({v})" for k, v in VERDICT_WORDS.items()}
 
 
 def _guard(step: str, fn: Callable[[], Any]) -> Any:

@@ -153,7 +153,15 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
     never loads them (nor pingouin, which they load to compute).  The table is built on each
     call, so a function replaced on its module (a test's spy) is found too.
     """
-    from lib.analysis import agreement, flow, participation, sensitivity, solidity, stability
+    from lib.analysis import (
+        agreement,
+        flow,
+        participation,
+        sensitivity,
+        solidity,
+        stability,
+        stakeholders,
+    )
 
     table = {
         flow.families: (store.statements_for,),
@@ -171,6 +179,9 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
         participation.participation_by_attribute: (store.respondents_for, store.panel_attributes),
         participation.attrition_groups: (store.ratings_for, store.respondents_for),
         participation.attrition_test: (store.ratings_for, store.respondents_for),
+        stakeholders.by_group: (store.ratings_for, store.panel_attributes),
+        stakeholders.concordance_table: (store.ratings_for, store.panel_attributes),
+        stakeholders.verdict_table: (store.ratings_for, store.panel_attributes),
     }
     try:
         return table[fn]
