@@ -22,11 +22,11 @@ import pandas as pd
 from lib import store
 from lib.analysis import stakeholders
 from lib.analysis.consensus import study_metrics
-from lib.config import DEMO_CONFIG, StudyConfig
+from lib.config import StudyConfig
 from lib.ingest import IngestError, IngestResult, ingest
 from lib.ingest.panel import PANEL_COLUMNS
 from lib.sources import RawSource, SourceError, is_google_sheet, read_source
-from lib.study_db import DEFAULT_DB, Mismatch, mismatch, remember
+from lib.study_db import DEFAULT_DB, Mismatch, is_demo_source, mismatch, remember
 
 __all__ = [
     "DEFAULT_DB",
@@ -374,12 +374,9 @@ def ensure_demo_db(
 
 
 def _bundled_demo(cfg: StudyConfig) -> bool:
-    """Whether ``cfg`` is the bundled demo study reading its own workbook (whose rounds are all
-    closed); the demo's study file pointed at another source is a real study."""
-    if cfg.path is None or Path(cfg.path).resolve() != DEMO_CONFIG.resolve():
-        return False
-    workbook = DEMO_CONFIG.parent / "isotretinoin_delphi.xlsx"
-    return not is_google_sheet(cfg.source) and Path(cfg.source).resolve() == workbook.resolve()
+    """Whether ``cfg`` is a bundled demo study reading its own workbook (whose rounds are all
+    closed); a demo's study file pointed at another source is a real study."""
+    return cfg.path is not None and is_demo_source(cfg.path, cfg.source)
 
 
 def _current(

@@ -15,11 +15,16 @@ name, or add one study's snapshots to the other's history.  Two studies whose wo
 same file name are not told apart: give each workbook its own name (or each study its own
 ``DELPHI_DB``).  A database records its study (``settings.study``) with each refresh; one made
 before the record belongs to the study of its latest snapshot.
+
+The bundled demos (``DEMOS``: the isotretinoin study and the acne core outcome set) each have
+their own study file, workbook and default database; only a demo's own file (not a copy) reading
+its own workbook is that demo (demo mode: ``lib.ui.access``).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +36,13 @@ from lib.sources import is_google_sheet
 
 __all__ = [
     "DEFAULT_DB",
+    "DEMOS",
     "STUDIES",
+    "BundledDemo",
     "Mismatch",
+    "bundled_demo",
     "default_db",
+    "is_demo_source",
     "is_demo_study",
     "mismatch",
     "remember",
@@ -42,20 +51,75 @@ __all__ = [
 ]
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
-DEFAULT_DB = _DATA / "delphi.duckdb"  # the bundled demo's
+DEFAULT_DB = _DATA / "delphi.duckdb"  # the first bundled demo's
 STUDIES = _DATA / "studies"  # every other study's: <study file name>.duckdb
 
 
+@dataclass(frozen=True)
+class BundledDemo:
+    """A demo study shipped in ``data/``: its own study file (a copy elsewhere is another
+    study), the only source its database may hold, and its database when ``DELPHI_DB`` is not
+    set."""
+
+    study: Path
+    workbook: Path
+    db: Path
+
+
+_COS = _DATA / "demo-cos"
+DEMOS = (  # the first is the study served when DELPHI_STUDY is not set
+    BundledDemo(DEMO_CONFIG, DEMO_CONFIG.parent / "isotretinoin_delphi.xlsx", DEFAULT_DB),
+    BundledDemo(_COS / "study.toml", _COS / "acne_cos_delphi.xlsx", _DATA / "demo-cos.duckdb"),
+)
+
+
+def bundled_demo(study: str | Path | None) -> BundledDemo | None:
+    """The bundled demo whose own study file ``study`` is (None, no study set: the first
+    demo), or None for any other file, a copy of a demo's included.
+
+    >>> bundled_demo(None) is DEMOS[0]
+    True
+    >>> bundled_demo(DEMOS[1].study).workbook.name
+    'acne_cos_delphi.xlsx'
+    >>> bundled_demo("/srv/copy/demo-cos/study.toml") is None  # a copy is another study
+    True
+    """
+    if study is None:
+        return DEMOS[0]
+    return _demo_of(str(study), os.getcwd())  # a relative path: from where the app runs
+
+
 @functools.lru_cache(maxsize=16)
-def is_demo_study(study: str | None) -> bool:
-    """Whether ``study`` (a study file; None when none is set) is the bundled demo's own file;
+def _demo_of(study: str, cwd: str) -> BundledDemo | None:
+    path = Path(cwd, study).resolve()
+    return next((d for d in DEMOS if d.study.resolve() == path), None)
+
+
+def is_demo_study(study: str | Path | None) -> bool:
+    """Whether ``study`` (a study file; None when none is set) is a bundled demo's own file;
     a copy of it elsewhere is another study."""
-    return study is None or Path(study).resolve() == DEMO_CONFIG.resolve()
+    return bundled_demo(study) is not None
+
+
+def is_demo_source(study: str | Path | None, source: str) -> bool:
+    """Whether ``source`` is the own workbook of the bundled demo whose study file is ``study``
+    (a demo's study file pointed at another source, or a sheet, is a real study).
+
+    >>> is_demo_source(None, str(DEMOS[0].workbook))
+    True
+    >>> is_demo_source(None, str(DEMOS[1].workbook))  # the other demo's workbook
+    False
+    """
+    demo = bundled_demo(study)
+    if demo is None or not source or is_google_sheet(source):
+        return False
+    return Path(source).resolve() == demo.workbook.resolve()
 
 
 def default_db(study: str | Path | None) -> Path:
-    """The database of ``study`` when ``DELPHI_DB`` is not set: ``data/delphi.duckdb`` for the
-    bundled demo, ``data/studies/<study file name>.duckdb`` for any other.
+    """The database of ``study`` when ``DELPHI_DB`` is not set: a bundled demo's own
+    (``data/delphi.duckdb``, ``data/demo-cos.duckdb``), ``data/studies/<study file
+    name>.duckdb`` for any other.
 
     In the app's data folder rather than beside the study file, which may be read-only or in a
     repository (the file holds the identity map).  The app and the command line both use this.
@@ -65,10 +129,10 @@ def default_db(study: str | Path | None) -> Path:
     >>> default_db("/srv/delphi/my-study.toml").relative_to(STUDIES).as_posix()
     'my-study.duckdb'
     """
-    name = str(study) if study else None
-    if is_demo_study(name):
-        return DEFAULT_DB
-    return STUDIES / f"{Path(name).stem}.duckdb"
+    demo = bundled_demo(study or None)
+    if demo is not None:
+        return demo.db
+    return STUDIES / f"{Path(str(study)).stem}.duckdb"
 
 
 def study_key(source: str) -> str:

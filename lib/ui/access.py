@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Mapping
@@ -12,8 +11,8 @@ from typing import Any
 import streamlit as st
 
 from lib import auth, store
-from lib.config import DEMO_CONFIG, load_config
-from lib.sources import is_google_sheet
+from lib.config import ConfigError, load_config
+from lib.study_db import is_demo_source, is_demo_study
 from lib.textsafe import escape_markdown
 from lib.ui.session import RANK, db_path, study_path
 
@@ -36,29 +35,40 @@ ROLE_LABELS = {"committee": "Steering committee", "coordinator": "Coordinator"}
 def access_state() -> auth.AccessState:
     """How this server signs people in, decided afresh on every call by lib.auth (fail closed).
 
-    Demo mode (every page open) only for the bundled demo study with no secrets file at all;
+    Demo mode (every page open) only for a bundled demo study with no secrets file at all;
     any other configuration without a valid ``[access]`` table is observer-only.  Cheap: Streamlit
     keeps the parsed secrets file, and a change to it applies on the next rerun.
     """
     return auth.decide_access(
         lambda: st.secrets,
         secrets_file_exists=auth.secrets_file_exists(st.get_option("secrets.files")),
-        demo_study=_is_demo_study(study_path()) and _holds_only_demo_data(db_path()),
+        demo_study=_is_demo(study_path(), db_path()),
     )
 
 
-def _holds_only_demo_data(db: str) -> bool:
-    """The database serves nothing but the bundled demo workbook's snapshots (or nothing yet).
+def _is_demo(study: str | None, db: str) -> bool:
+    """A bundled demo's own study file (a copy elsewhere is another study), reading that demo's
+    own workbook, on a database that holds nothing but that workbook's snapshots (or nothing
+    yet).
 
     The study file alone does not decide demo mode: a host that forgot ``DELPHI_STUDY`` while
-    ``DELPHI_DB`` (or a cron refresh) holds a real study must not open every page."""
+    ``DELPHI_DB`` (or a cron refresh) holds a real study must not open every page, nor a demo's
+    study file edited to read another source."""
+    if not is_demo_study(study):
+        return False
     from lib.ui.snapshot import _db_signature  # the snapshot module imports this one
 
-    return _only_demo_sources(db, _db_signature(db))
+    return _only_demo_sources(study, db, _db_signature(db))
 
 
 @st.cache_data(ttl=5, max_entries=8, show_spinner=False)
-def _only_demo_sources(db: str, signature: tuple) -> bool:
+def _only_demo_sources(study: str | None, db: str, signature: tuple) -> bool:
+    try:
+        configured = load_config(study).source
+    except ConfigError:
+        return False  # in doubt, not demo mode (the pages say what is wrong)
+    if not is_demo_source(study, configured):
+        return False
     if not Path(db).exists():
         return True  # the demo builds it on the first view
     try:
@@ -66,18 +76,11 @@ def _only_demo_sources(db: str, signature: tuple) -> bool:
             sources = store.snapshot_sources(con)
     except store.StoreError:
         return False  # in doubt, not demo mode
-    demo = Path(load_config(DEMO_CONFIG).source).resolve()
-    return all(not is_google_sheet(s) and Path(s).resolve() == demo for s in sources)
-
-
-@functools.lru_cache(maxsize=8)
-def _is_demo_study(path: str | None) -> bool:
-    """The bundled demo's own study file (a copy elsewhere is another study)."""
-    return path is None or Path(path).resolve() == DEMO_CONFIG.resolve()
+    return all(is_demo_source(study, s) for s in sources)
 
 
 def demo_mode() -> bool:
-    """The bundled demo without secrets: everything is open, with a banner saying so."""
+    """A bundled demo without secrets: everything is open, with a banner saying so."""
     return access_state().mode == "demo"
 
 
@@ -89,7 +92,7 @@ def access_banner() -> None:
     state = access_state()
     if state.mode == "demo":
         st.warning(
-            "Demo mode: this is the bundled demo study and there is no secrets file, so every "
+            "Demo mode: this is a bundled demo study and there is no secrets file, so every "
             "page is open. Configure `[access]` in `.streamlit/secrets.toml` before sharing a "
             "link; any other study needs it for anyone to sign in.",
             icon=":material/science:",

@@ -52,8 +52,8 @@ def require_router() -> None:
 
 def db_path() -> str:
     """The DuckDB file: ``$DELPHI_DB``, else the study's own (``lib.study_db.default_db``:
-    data/delphi.duckdb for the bundled demo, data/studies/<study file name>.duckdb for another),
-    as the command line chooses it."""
+    data/delphi.duckdb or data/demo-cos.duckdb for a bundled demo, data/studies/<study file
+    name>.duckdb for another), as the command line chooses it."""
     return os.environ.get("DELPHI_DB") or str(default_db(study_path()))
 
 
