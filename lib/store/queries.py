@@ -21,6 +21,7 @@ __all__ = [
     "metrics_for",
     "distribution_for",
     "comments_for",
+    "panelist_comments_for",
     "response_rates",
     "problems_for",
     "ratings_for",
@@ -114,6 +115,19 @@ def distribution_for(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.Dat
                count(*) AS count
         FROM ratings WHERE snapshot_id = ?
         GROUP BY ALL ORDER BY round, statement_id, answer""",
+        [snapshot_id],
+    )
+
+
+def panelist_comments_for(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:
+    """Each comment with its panelist's pseudonym (round, panelist, statement_id, comment): for
+    the committee's table of rating changes, never for observers."""
+    return read_frame(
+        con,
+        """
+        SELECT round, panelist, statement_id, comment FROM ratings
+        WHERE snapshot_id = ? AND comment IS NOT NULL
+        ORDER BY round, statement_id, panelist""",
         [snapshot_id],
     )
 

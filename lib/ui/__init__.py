@@ -20,6 +20,14 @@ from lib.ui.access import (
     role,
     sign_in_panel,
 )
+from lib.ui.groups import (
+    group_filter,
+    group_ratings,
+    group_trends,
+    group_view,
+    groups_rule_caption,
+    statements_table,
+)
 from lib.ui.loaders import (
     comments,
     coordination_state,
@@ -39,6 +47,7 @@ from lib.ui.loaders import (
 )
 from lib.ui.publish import publish_panel
 from lib.ui.refresh import problems_panel, refresh_panel, source_panel
+from lib.ui.robustness import verdict_survival
 from lib.ui.session import (
     RANK,
     config,
@@ -108,6 +117,13 @@ __all__ = [
     "problems_panel",
     "refresh_panel",
     "source_panel",
+    "verdict_survival",
+    "group_filter",
+    "group_ratings",
+    "group_trends",
+    "group_view",
+    "groups_rule_caption",
+    "statements_table",
     "MANY_COMMENTS",
     "escape",
     "inapplicable_captions",

@@ -157,6 +157,7 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
         agreement,
         flow,
         participation,
+        robustness,
         sensitivity,
         solidity,
         stability,
@@ -182,6 +183,21 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
         stakeholders.by_group: (store.ratings_for, store.panel_attributes),
         stakeholders.concordance_table: (store.ratings_for, store.panel_attributes),
         stakeholders.verdict_table: (store.ratings_for, store.panel_attributes),
+        robustness.attrition: (store.ratings_for, store.respondents_for, store.statements_for),
+        robustness.rating_changes: (store.ratings_for, store.statements_for),
+        robustness.rating_changes_with_comments: (
+            store.ratings_for,
+            store.statements_for,
+            store.panelist_comments_for,
+        ),
+        robustness.change_counts: (store.ratings_for, store.statements_for),
+        robustness.marks: (store.statements_for,),  # + solidity, attrition, sensitivity frames
+        robustness.robustness: (
+            store.ratings_for,
+            store.respondents_for,
+            store.statements_for,
+            store.metrics_for,
+        ),
     }
     try:
         return table[fn]
