@@ -1,4 +1,5 @@
-"""Overview: the study at a glance, and the status of every statement."""
+"""Overview: the study at a glance, and the status of every statement (in every group, and
+one group's next to the panel's)."""
 
 import streamlit as st
 
@@ -54,7 +55,7 @@ with left:
         ],
         column_config=ui.columns.ROUNDS,
     )
-    st.caption(ui.escape(" ".join(cfg.scale_map.rule_sentences())))
+    st.caption(ui.groups_rule_caption())
 with right:
     st.plotly_chart(ui.figure(status_by_round_chart, m), key="status_chart")
 
@@ -71,14 +72,12 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     shown = st.pills(
         "Status", list(STATUS_LABELS.values()), selection_mode="multi", key="ov_status"
     )
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    view = ui.group_view("ov_group_by")  # the committee may compare any panel attribute
+    group = ui.group_filter(view, "ov_group")
 by_label = {v: k for k, v in STATUS_LABELS.items()}
 table = summary.status_table(m, choice, domains, [by_label[s] for s in shown or []])
 if cfg.scale_map.mixed:  # "% agree" of a Yes/No question is its share of Yes
     table.insert(4, "scale", cfg.scale_map.described(table))
-st.dataframe(
-    table.assign(status=table["status"].map(STATUS_LABELS)),
-    hide_index=True,
-    key="ov_table",
-    column_config=ui.columns.STATUS_TABLE,
-)
+ui.statements_table(table, view, group, key="ov_table")
 st.caption(f"{len(table)} statements shown.")

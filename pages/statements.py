@@ -1,5 +1,6 @@
 """Statements: one statement across rounds — wording and its changes, distribution, metrics,
-how solid the result is, stability between rounds, other consensus rules, comments."""
+how solid the result is, stability between rounds, other consensus rules, whether the verdict
+would survive attrition and a few changed votes, comments."""
 
 import streamlit as st
 
@@ -32,6 +33,7 @@ per_round = round_scales(cfg.scale_map, family)
 mine = dist[dist["statement_id"].isin(ids)]
 fig = ui.figure(likert_chart, mine, ui.scale_labels(), "Ratings per round", per_round)
 st.plotly_chart(fig, key="st_likert")
+ui.group_ratings(family, key="st_groups")  # the same bars per group, side by side
 
 st.subheader("Metrics and status per round")
 ui.metrics_table(m[m["statement_id"].isin(ids)].sort_values("round"), key="st_metrics")
@@ -58,6 +60,9 @@ per = ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map)
 counts = ui.stat(sensitivity.sensitivity_counts_by_scale, per, cfg.scale_map)
 ui.rules_table(per[per["statement_id"].isin(ids)], counts, key="st_rules")
 ui.inapplicable_captions(counts)
+
+st.subheader("Would the verdict survive?")
+ui.verdict_survival(ids, solid, per, key="st_survive")
 
 st.subheader("Comments")
 if ui.at_least("committee") or cfg.observer_comments:

@@ -1,4 +1,4 @@
-"""Trends: how agreement moved across rounds — per statement, for the whole panel, by rule."""
+"""Trends: how agreement moved across rounds — per statement and group, for the panel, by rule."""
 
 import streamlit as st
 
@@ -19,9 +19,8 @@ fams = ui.stat(flow.families)
 threshold = cfg.rule.threshold
 cut = summary.cutoff_note(m, threshold)
 
-by_statement, by_panel, flow_tab, by_rule = st.tabs(
-    ["Statements", "Panel agreement", "Flow of statements", "Consensus definitions"]
-)
+tabs = ["Statements", "Groups", "Panel agreement", "Flow of statements", "Consensus definitions"]
+by_statement, by_group, by_panel, flow_tab, by_rule = st.tabs(tabs)
 
 with by_statement:
     st.plotly_chart(ui.figure(charts.agreement_heatmap, m, fams, threshold), key="tr_heatmap")
@@ -38,6 +37,9 @@ with by_statement:
         st.plotly_chart(
             ui.figure(charts.trajectory_chart, sel, fams, threshold, cut), key="tr_traj"
         )
+
+with by_group:  # per stakeholder group: heatmap, concordance, trajectories
+    ui.group_trends(m, fams, key="tr_groups")
 
 with by_panel:
     left, right = st.columns(2)
@@ -72,10 +74,8 @@ with by_rule:
     per = ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map)
     counts = ui.stat(sensitivity.sensitivity_counts_by_scale, per, cfg.scale_map)
     scopes = list(dict.fromkeys(counts.loc[counts["applicable"], "scope"]))
-    scope = (
-        st.segmented_control("Count statements in", scopes, default=scopes[-1], key="tr_scope")
-        or scopes[-1]
-    )
+    scope = st.segmented_control("Count statements in", scopes, default=scopes[-1], key="tr_scope")
+    scope = scope or scopes[-1]
     st.plotly_chart(ui.figure(flow_charts.sensitivity_chart, counts, scope), key="tr_rules")
     ui.inapplicable_captions(counts)
     st.caption(

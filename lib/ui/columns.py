@@ -13,6 +13,7 @@ __all__ = [
     "ROUND",
     "ROUNDS",
     "STATUS_TABLE",
+    "STATUS_TABLE_GROUPS",
     "METRICS_SHOWN",
     "METRICS",
     "SOLIDITY",
@@ -20,6 +21,8 @@ __all__ = [
     "STABILITY",
     "STABILITY_ORDER",
     "AGREEMENT_INDEX",
+    "CONCORDANCE_SUMMARY",
+    "DISCORDANT",
     "PARTICIPATION",
     "ATTRITION",
     "CHANGES",
@@ -64,6 +67,19 @@ STATUS_TABLE: dict[str, Any] = {
     "median": _NUM("Median", format="%.1f"),
     "iqr": _NUM("IQR", format="%.2f"),
     "status": "Status",
+    "group_n": _NUM("n (group)", help="Valid ratings in the group picked"),
+    "group_pct_agree": _NUM("% agree (group)", format="%.0f"),
+    "group_status": _TEXT("Status (group)", help="The same rule, within the group picked"),
+    "every_group": _TEXT(
+        "Consensus in every group",
+        help="✓: every group that rated the statement reached consensus in; ✗: at least one "
+        "did not; –: no group rated it. Observers: groups under the minimum size are pooled.",
+    ),
+}
+
+STATUS_TABLE_GROUPS: dict[str, Any] = {  # with a group's columns: a narrower wording column
+    **STATUS_TABLE,
+    "text": _TEXT("Statement", width="medium"),
 }
 
 # Statements
@@ -179,6 +195,23 @@ AGREEMENT_INDEX: dict[str, Any] = {
     "alpha": _NUM("Krippendorff's α", format="%.3f"),
     "n_ratings": "Ratings (α)",
     "note": _TEXT("Note", width="large"),
+}
+
+CONCORDANCE_SUMMARY: dict[str, Any] = {
+    "concordance": "Between groups",
+    "statements": "Statements",
+    "gap_mean": _NUM("Mean gap", format="%.0f", help="Points of % agree between the groups"),
+    "gap_max": _NUM("Largest gap", format="%.0f", help="Points of % agree between the groups"),
+}
+DISCORDANT: dict[str, Any] = {
+    "statement_id": "ID",
+    "round": ROUND,
+    "text": _TEXT("Statement", width="medium"),
+    "gap": _NUM("Gap", format="%.0f", help="Points of % agree between the groups"),
+    "lowest_group": "Agrees least",
+    "highest_group": "Agrees most",
+    "pct_agree_panel": _NUM("% agree (panel)", format="%.0f"),
+    "status_panel": "Status (panel)",
 }
 
 # Panel
