@@ -47,21 +47,60 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         help="seconds to wait for a refresh already running (default: %(default)s)",
     )
-    e = sub.add_parser("export", help="write the consensus metrics of the published snapshot")
-    e.add_argument("--format", choices=["csv"], default="csv")
-    e.add_argument("--round", type=int, help="only this round")
-    e.add_argument("--db", help=_DB_HELP)
-    e.add_argument(
-        "--study", help="study TOML (default: $DELPHI_STUDY): a database of another is refused"
-    )
-    _add_snapshot_choice(e)
-    e.add_argument("--out", required=True, help="output file")
+    _add_export(sub)
     _add_publish(sub)
     _add_report(sub)
     _add_hash_password(sub)
     _add_unlock(sub)
     _add_init(sub)
     return p
+
+
+def _add_export(sub) -> None:
+    e = sub.add_parser(
+        "export",
+        help="write the consensus metrics of the published snapshot",
+        description="One row per round and statement; with --by-group, one row per round, "
+        "statement and stakeholder group, the whole panel as group 'All'.",
+    )
+    e.add_argument("--format", choices=["csv"], default="csv")
+    e.add_argument("--round", type=int, help="only this round")
+    e.add_argument("--db", help=_DB_HELP)
+    e.add_argument(
+        "--study",
+        help="study TOML (default: $DELPHI_STUDY): a database of another is refused (without "
+        "one: the configuration the snapshot was stored with)",
+    )
+    _add_snapshot_choice(e)
+    g = e.add_argument_group("per stakeholder group")
+    g.add_argument(
+        "--by-group",
+        action="store_true",
+        help="one row per round × statement × group: a 'group' column ('All' for the whole "
+        "panel), the metrics, 'status' (the rule's verdict within that group; for All the "
+        "panel's own) and 'status_study' (the study's verdict under its [groups] choice)",
+    )
+    g.add_argument(
+        "--attribute",
+        metavar="NAME",
+        help="the panel attribute whose values are the groups (default: [groups] attribute; "
+        "required when the study has no [groups])",
+    )
+    pooling = g.add_mutually_exclusive_group()
+    pooling.add_argument(
+        "--pooled",
+        action="store_true",
+        help="pool groups with fewer than privacy.min_group_size respondents in a round, as "
+        "observers see them (the default: an exported file may be passed on, so it shows no "
+        "group a page would hide from observers)",
+    )
+    pooling.add_argument(
+        "--all-groups",
+        action="store_true",
+        help="every group whatever its size (the steering committee's and coordinator's own "
+        "use: a group of two shows what each of its members rated, near enough)",
+    )
+    e.add_argument("--out", required=True, help="output file")
 
 
 def _add_publish(sub) -> None:
@@ -137,6 +176,12 @@ def _add_report(sub) -> None:
         "--with-comments",
         action="store_true",
         help="include the panel's comments (default: only if privacy.observer_comments is true)",
+    )
+    rep.add_argument(
+        "--all-groups",
+        action="store_true",
+        help="show every stakeholder group whatever its size, for the steering committee "
+        "(default: groups under privacy.min_group_size pooled, as observers see them)",
     )
     rep.add_argument(
         "--narrative",
@@ -346,6 +391,8 @@ def _snapshot(con, requested: int | None, latest: bool = False) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     cfg = load_config(args.study) if args.study else None
+    if not args.by_group and (args.attribute or args.all_groups or args.pooled):
+        raise ConfigError("--attribute, --pooled and --all-groups go with --by-group")
     if not Path(args.db).exists():
         raise store.StoreError(f"database {args.db} not found; run 'python -m lib refresh'")
     with store.connect(args.db, read_only=True) as con:
@@ -353,6 +400,8 @@ def _export(args: argparse.Namespace) -> int:
             _refuse_another_study(con, args.db, cfg)
         sid = _snapshot(con, args.snapshot, args.latest)
         frame = store.metrics_for(con, sid)
+        if args.by_group:
+            frame, what = _by_group(con, sid, frame, cfg, args)
     if args.round is not None:
         if args.round not in set(frame["round"]):
             raise ValueError(
@@ -360,11 +409,56 @@ def _export(args: argparse.Namespace) -> int:
                 f"(rounds: {', '.join(map(str, sorted(set(frame['round']))))})"
             )
         frame = frame[frame["round"] == args.round]
+    from lib.reports.groups import BY_GROUP_COLUMNS
     from lib.reports.safety import safe_csv
 
-    Path(args.out).write_text(safe_csv(frame[EXPORT_COLUMNS]), encoding="utf-8")
-    print(f"Wrote {len(frame)} rows of snapshot {sid} to {args.out}")
+    columns = BY_GROUP_COLUMNS if args.by_group else EXPORT_COLUMNS
+    Path(args.out).write_text(safe_csv(frame[columns]), encoding="utf-8")
+    rows = f"{len(frame)} rows ({what})" if args.by_group else f"{len(frame)} rows"
+    print(f"Wrote {rows} of snapshot {sid} to {args.out}")
     return 0
+
+
+def _by_group(con, sid: int, metrics, cfg, args: argparse.Namespace):
+    """The export's rows per round × statement × group (lib.reports.groups.by_group_rows),
+    and what they hold in words."""
+    from lib.config import config_from_dict
+    from lib.reports.data import snapshot_scales
+    from lib.reports.groups import by_group_rows, group_noun
+
+    info = store.snapshot_info(con, sid)
+    try:
+        stored = config_from_dict(info.get("config") or {})
+    except (ValueError, TypeError, AttributeError):
+        stored = None
+    study = cfg or stored
+    if study is None:
+        raise ConfigError(
+            f"snapshot {sid}'s stored configuration cannot be read: give the study (--study)"
+        )
+    attributes = store.panel_attributes(con, sid)
+    names = {str(a).casefold(): str(a) for a in attributes["attribute"].unique()}
+    listed = ", ".join(sorted(names.values())) or "none in this snapshot"
+    name = args.attribute or (study.groups.attribute if study.groups else None)
+    if name is None:
+        raise ConfigError(
+            f"--by-group needs the study's [groups] table or --attribute NAME, one of the "
+            f"panel attributes ({listed})"
+        )
+    if name.casefold() not in names:
+        raise ConfigError(f"--attribute {name!r} is not a panel attribute ({listed})")
+    least = max(c.min_group_size for c in (cfg, stored) if c is not None)
+    min_size = None if args.all_groups else least
+    rows = by_group_rows(
+        metrics,
+        store.ratings_for(con, sid),
+        attributes,
+        names[name.casefold()],
+        snapshot_scales(info, study),
+        min_size,
+    )
+    how = "every group" if min_size is None else f"groups under {least} pooled"
+    return rows, f"per {group_noun(names[name.casefold()])}, {how}"
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -381,7 +475,9 @@ def _report(args: argparse.Namespace) -> int:
         _refuse_another_study(con, args.db, cfg)
         sid = _snapshot(con, args.snapshot, args.latest)
         comments = args.with_comments or cfg.observer_comments
-        frames = report_inputs(StoreFrames(con, sid), include_comments=comments)
+        frames = report_inputs(
+            StoreFrames(con, sid), include_comments=comments, all_groups=args.all_groups
+        )
     data = report_data.with_narrative(report_data.build_report_data(frames, cfg), narrative)
     out = Path(args.out)
     if args.format == "html":

@@ -76,15 +76,14 @@ class GroupsConfig:
 
     def describe(self) -> str:
         """The study-level choice in a sentence, as reports state it."""
+        # "Stakeholder group" is its own noun: never "Stakeholder group group"
+        noun = self.attribute.removesuffix(" group").removesuffix(" Group") + " group"
         if self.consensus == "every_group":
-            return f"consensus requires the rule to hold within every {self.attribute} group"
+            return f"consensus requires the rule to hold within every {noun}"
         if self.consensus == "majority":
             need = f"at least {self.min_groups}" if self.min_groups else "a majority of the"
-            return f"consensus requires the rule to hold within {need} {self.attribute} groups"
-        return (
-            f"consensus is judged in the whole panel; results per {self.attribute} group are "
-            "shown alongside"
-        )
+            return f"consensus requires the rule to hold within {need} {noun}s"
+        return f"consensus is judged in the whole panel; results per {noun} are shown alongside"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import pandas as pd
 from lib import store
 from lib.analysis import stakeholders
 from lib.analysis.consensus import study_metrics
+from lib.analysis.groups import BLANK
 from lib.config import StudyConfig
 from lib.ingest import IngestError, IngestResult, ingest
 from lib.ingest.panel import PANEL_COLUMNS
@@ -300,11 +301,36 @@ def _study_verdict(metrics: pd.DataFrame, result: IngestResult, cfg: StudyConfig
     )
     groups = stakeholders.panel_groups(long, choice.attribute, by="identity")
     by_group = stakeholders.group_metrics(result.ratings, groups, cfg.scale_map, by="identity")
+    _warn_small_groups(by_group, result, cfg)
     verdict = stakeholders.study_status(metrics, by_group, choice.consensus, choice.min_groups)
     return metrics.assign(
         status=verdict["status_study"].to_numpy(),
         rule=metrics["rule"] + VERDICT_SUFFIX[choice.consensus],
     )
+
+
+def _warn_small_groups(by_group: pd.DataFrame, result: IngestResult, cfg: StudyConfig) -> None:
+    """A group smaller than privacy.min_group_size decides the study's verdict, which everyone
+    sees: the verdict can then tell observers how that group (its few members) answered. Said
+    once per round, as a problem the coordinator reads; the verdict itself is the study's."""
+    sizes = by_group[by_group["group"] != BLANK].drop_duplicates(["round", "group"])
+    small = sizes[sizes["n_panelists"] < cfg.min_group_size]
+    rows = []
+    for rnd, part in small.groupby("round", sort=True):
+        names = ", ".join(
+            f"{g!r} ({n})" for g, n in zip(part["group"], part["n_panelists"], strict=True)
+        )
+        why = (
+            f"round {rnd}: group{'s' if len(part) > 1 else ''} {names} "
+            f"{'have' if len(part) > 1 else 'has'} fewer respondents than privacy.min_group_size "
+            f"({cfg.min_group_size}) but decide{'' if len(part) > 1 else 's'} consensus "
+            f"{VERDICT_WORDS[cfg.groups.consensus]}: the study's verdict, which observers see, "
+            "can reveal how so few panelists answered; merge small groups on the Panel tab"
+        )
+        rows.append([cfg.panel_tab or "", None, None, cfg.groups.attribute, "small group", why])
+    if rows:
+        extra = pd.DataFrame(rows, columns=result.problems.columns)
+        result.problems = pd.concat([result.problems, extra], ignore_index=True)
 
 
 VERDICT_WORDS = {"every_group": "in every group", "majority": "in a majority of groups"}

@@ -33,8 +33,8 @@ committee, coordinator = ui.at_least("committee"), ui.at_least("coordinator")
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the report…")
-def report(db: str, snap: int, study: str | None, comments: bool) -> rd.ReportData:
-    return rd.build_report_data(report_inputs(ui, include_comments=comments), ui.config())
+def report(db: str, snap: int, study: str | None, said: bool, every: bool) -> rd.ReportData:
+    return rd.build_report_data(report_inputs(ui, include_comments=said, all_groups=every), cfg)
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the feedback…")
@@ -45,7 +45,7 @@ def feedback(db: str, snap: int, study: str | None, rnd: int) -> tuple[rd.Feedba
 
 st.header("Consensus report")
 comments = committee or cfg.observer_comments
-data = report(ui.db_path(), sid, cfg.path, comments)
+data = report(ui.db_path(), sid, cfg.path, comments, committee)  # groups: committee's only
 st.caption(
     "Follows the reporting items of ACCORD 2024 and CREDES 2017: the pre-registered "
     "consensus rule, response per round, flow of panelists and statements, results per "

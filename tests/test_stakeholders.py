@@ -197,3 +197,24 @@ def test_a_group_column_missing_from_the_panel_tab_means_no_consensus_and_says_s
     kinds = set(res.problems["kind"])
     assert {"attribute not found", "no groups"} <= kinds
     assert res.problems["message"].str.contains("in every group").any()
+
+
+def test_a_group_under_the_minimum_that_decides_the_verdict_is_reported(tmp_path):
+    """Researchers (2) are under min_group_size (5) yet every group must agree: the verdict all
+    roles see can reveal how those two answered — the coordinator is told, once per round."""
+    d = _config(attribute="Stakeholder group", consensus="every_group")
+    res = refresh(
+        config_from_dict(d),
+        tmp_path / "small.duckdb",
+        raw=RawSource(tabs=_tabs(), source="groups.xlsx"),
+    )
+    small = res.problems[res.problems["kind"] == "small group"]
+    assert len(small) == 1
+    assert "'Researcher' (2)" in small.iloc[0]["message"] and "round 1" in small.iloc[0]["message"]
+    d["groups"]["consensus"] = "panel"  # the panel decides: the groups are only shown, pooled
+    res = refresh(
+        config_from_dict(d),
+        tmp_path / "panel.duckdb",
+        raw=RawSource(tabs=_tabs(), source="groups.xlsx"),
+    )
+    assert not (res.problems["kind"] == "small group").any()

@@ -21,6 +21,13 @@ from lib.analysis.rules import Rule
 from lib.analysis.scales import ScaleMap
 from lib.config import StudyConfig, config_from_dict
 from lib.reports import narrative
+from lib.reports.groups import (
+    FeedbackGroups,
+    GroupResults,
+    feedback_groups,
+    group_results,
+    snapshot_groups,
+)
 from lib.reports.inputs import FeedbackInputs, ReportInputs
 from lib.reports.tables import annotate_metrics, panel_composition, round_flow
 
@@ -65,6 +72,7 @@ class ReportData:
     software: dict[str, str]
     generated_at: dt.datetime
     narrative: str = ""
+    groups: GroupResults | None = None  # results per stakeholder group, when the study has them
 
 
 @dataclass(frozen=True)
@@ -84,19 +92,35 @@ class FeedbackData:
     ratings: pd.DataFrame  # this round: panelist, statement_id, rating, no_opinion
     panelists: tuple[str, ...]  # everyone to write to
     responded: frozenset[str]
+    groups: FeedbackGroups | None = None  # each panelist's group, when the study has them
 
 
 def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
     """A snapshot's report: metrics, flows, panel, statistics and a drafted narrative.
 
     The panel's groups are pooled under ``cfg.min_group_size`` whoever asks: a report is made
-    to be passed on, and it shows the sizes the Panel page shows.
+    to be passed on, and it shows the sizes the Panel page shows.  The results per stakeholder
+    group (``[groups]``) show every group only in a report made with ``all_groups`` (the
+    committee's); otherwise small groups are pooled as observers see them.
     """
     info = frames.info
     scales = snapshot_scales(info, cfg)
     rule, denom = scales.main.rule, scales.main.no_opinion_in_denominator
     metrics = annotate_metrics(frames.metrics, frames.statements, rule, denom, scales)
     kendall, stab, note = panel_statistics(frames.ratings, frames.statements, rule, scales)
+    choice = snapshot_groups(info, cfg)
+    groups = None
+    if choice is not None:
+        groups = group_results(
+            choice,
+            cfg.groups,
+            metrics,
+            frames.ratings,
+            frames.panel_attributes,
+            scales,
+            cfg.min_group_size,
+            pooled=not frames.all_groups,
+        )
     data = ReportData(
         title=info.get("study_title") or cfg.title,
         snapshot={
@@ -120,6 +144,7 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
         stats_note=note,
         software=software_versions(),
         generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+        groups=groups,
     )
     return replace(data, narrative=narrative.draft_narrative(data))
 
@@ -141,6 +166,13 @@ def build_feedback_data(
         return frame[frame["round"] == rnd].reset_index(drop=True)
 
     resp, scales = frames.respondents, snapshot_scales(info, cfg)
+    choice = snapshot_groups(info, cfg)
+    ratings = this(frames.ratings)
+    groups = None
+    if choice is not None:
+        groups = feedback_groups(
+            ratings, frames.panel_attributes, choice.attribute, scales, cfg.min_group_size
+        )
     return FeedbackData(
         title=info.get("study_title") or cfg.title,
         round=int(rnd),
@@ -152,9 +184,10 @@ def build_feedback_data(
         metrics=this(metrics),
         distribution=this(frames.distribution),
         comments=this(frames.comments),
-        ratings=this(frames.ratings),
+        ratings=ratings,
         panelists=tuple(frames.recipients["panelist"]),
         responded=frozenset(resp.loc[resp["round"] == rnd, "panelist"]),
+        groups=groups,
     )
 
 

@@ -1,7 +1,10 @@
 """Feedback for each panelist after a round: one document each (``feedback.html.j2``), a ZIP of
 them named by pseudonym, and the mail-merge list that links each file to an address.
 
-A document names no other panelist and carries nothing that runs (no script may load).
+A document names no other panelist and carries nothing that runs (no script may load).  With
+stakeholder groups (``[groups]``) each panelist also sees their own group's result under the
+panel's, or the pooled group's when theirs had fewer than ``privacy.min_group_size``
+respondents in the round (in a group of two, one would otherwise learn the other's rating).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from markupsafe import Markup
 from lib.analysis.scales import Scale
 from lib.reports import charts
 from lib.reports.data import FeedbackData
+from lib.reports.groups import FeedbackGroups
 from lib.reports.render import macros, render, stylesheet
 from lib.reports.safety import safe_csv
 from lib.reports.scale_uses import no_opinion_label, point_labels
@@ -40,20 +44,24 @@ __all__ = [
 class StatementPart:
     """The panel's side of one statement's feedback: the same in every panelist's document.
 
-    ``head`` and ``tail`` are rendered (autoescaped) by the macros of ``_statement.html.j2``;
-    ``rows`` keeps the distribution drawn for each own answer met so far.  Everything is on the
+    ``head``, ``summary`` and ``said`` are rendered (autoescaped) by the macros of
+    ``_statement.html.j2``; ``rows`` keeps the distribution drawn for each own answer met so
+    far, and ``groups`` the line of each group's result met so far.  Everything is on the
     statement's own ``scale`` (its labels, rule and no-opinion answers).
     """
 
     statement_id: str
     head: Markup  # heading and domain
-    tail: Markup  # summary line and the panel's comments
+    summary: Markup  # the panel's summary line
+    said: Markup  # the panel's comments
     counts: dict[int, int]  # valid ratings per score
     other: dict[str, int]  # answers not counted (no opinion)
     scale: Scale | None = None
     labels: dict[int, str] = field(default_factory=dict)  # the scale's label per point
     dont_know: tuple[str, int] | None = None  # no-opinion answers counted in the denominator
     rows: dict[int | str | None, Markup] = field(default_factory=dict)
+    judged: dict[str, Any] = field(default_factory=dict)  # how its scale reads it (_judged)
+    groups: dict[str, Markup] = field(default_factory=dict)
 
     @property
     def word(self) -> str:
@@ -94,15 +102,18 @@ def feedback_parts(fd: FeedbackData) -> dict[str, StatementPart]:
         labels = point_labels(scale, fd.scale)
         label, n_no = no_opinion_label(scale), not_counted.get(sid, 0)
         counted = scale.no_opinion_in_denominator
+        judged = _judged(r, scale, labels, n_no)
         parts[sid] = StatementPart(
             statement_id=sid,
             head=html.head(r),
-            tail=html.tail(r, said.get(sid, []), scale.rule.agree, _judged(r, scale, labels, n_no)),
+            summary=html.summary(r, scale.rule.agree, judged),
+            said=html.said(said.get(sid, [])),
             counts=counts.get(sid, {}),
             other={} if counted else {f"{label} (not counted)": n_no},
             scale=scale,
             labels=labels,
             dont_know=(label, n_no) if counted else None,
+            judged=judged,
         )
     return parts
 
@@ -133,6 +144,26 @@ def _rows(part: StatementPart, scale: dict[int, str], own: int | str | None) -> 
     return part.rows[own]
 
 
+def _group_line(
+    g: FeedbackGroups, part: StatementPart, own: str, agree: tuple[float, float]
+) -> Markup:
+    """The result group ``own``'s members see for the statement: their group's, or the pooled
+    group's when theirs had fewer than the minimum respondents (drawn once per group)."""
+    if own not in part.groups:
+        shown = g.shown.get(own)
+        view = {
+            "own": own,
+            "shown": shown,
+            "pooled": shown is not None and shown != own,
+            "small": g.sizes.get(own, 0) < g.min_size,
+            "min_size": g.min_size,
+            "m": None if shown is None else g.result(part.statement_id, shown),
+        }
+        agree = part.scale.rule.agree if part.scale is not None else agree
+        part.groups[own] = macros("_statement.html.j2").group_line(view, agree, part.judged)
+    return part.groups[own]
+
+
 def _own(own: tuple[Any, Any] | None) -> tuple[str, int | None]:
     """What a panelist answered: (none | score | no_opinion | blank, the score if any)."""
     if own is None:
@@ -160,10 +191,15 @@ def feedback_html(
         )
     }
     cards = []
+    groups = fd.groups
+    group = groups.own.get(panelist) if groups is not None else None
     for sid, part in parts.items():
         kind, score = _own(own.get(sid))
         mark = "no_opinion" if kind == "no_opinion" and part.dont_know else score
-        cards.append((part, score, _own_text(part, kind, score), _rows(part, fd.scale, mark)))
+        line = None
+        if groups is not None and group is not None:
+            line = _group_line(groups, part, group, fd.rule.agree)
+        cards.append((part, score, _own_text(part, kind, score), _rows(part, fd.scale, mark), line))
     return render(
         "feedback.html.j2",
         fd=fd,
@@ -171,8 +207,13 @@ def feedback_html(
         cards=cards,
         round_rules=_round_rules(fd, parts),
         took_part=panelist in fd.responded,
-        css=stylesheet("base.css", "feedback.css", "charts.css"),
+        css=stylesheet("base.css", "feedback.css", "charts.css", *_extra_css(fd)),
     )
+
+
+def _extra_css(fd: FeedbackData) -> list[str]:
+    """The group line's style, for a study with stakeholder groups."""
+    return ["groups.css"] if fd.groups is not None else []
 
 
 def _own_text(part: StatementPart, kind: str, score: int | None) -> str:

@@ -16,11 +16,17 @@ from lib.charts.results import status_by_round_chart
 from lib.reports import charts
 from lib.reports.data import ReportData, rule_check
 from lib.reports.render import Table, frame_table, render, stylesheet, table, text
-from lib.reports.results import final_table, results_tables, scale_notes, scales_table
+from lib.reports.results import (
+    final_table,
+    groups_view,
+    results_tables,
+    scale_notes,
+    scales_table,
+)
 from lib.reports.scale_uses import ScaleUsed, mixed, no_opinion_label, scales_used
 from lib.reports.tables import dropped_items, final_statements, revisions
 
-__all__ = ["CHECKLIST", "SECTIONS", "html_report"]
+__all__ = ["CHECKLIST", "GROUP_ITEM", "SECTIONS", "html_report"]
 
 # Reporting items of ACCORD 2024 / CREDES 2017 and where this report answers each.
 CHECKLIST = [
@@ -48,6 +54,9 @@ SECTIONS = {
     "software": "Software and data",
     "checklist": "Reporting checklist",
 }
+# With stakeholder groups ([groups]): the section after "results", and its reporting item.
+GROUP_SECTION = ("groups", "Results per stakeholder group")
+GROUP_ITEM = ("Consensus within each stakeholder group, and how the groups agree", "groups")
 _FINAL_GROUPS = (
     ("accepted", "Accepted: consensus in"),
     ("rejected", "Rejected: consensus out"),
@@ -61,11 +70,13 @@ def html_report(data: ReportData) -> str:
     status_chart, final_chart = _figures(data, final)
     used = scales_used(data.metrics, data.scales, data.scale)
     several = mixed(used)  # statements on a scale other than the main one
+    sections, checklist = _sections(data.groups is not None)
+    extra_css = ["groups.css"] if data.groups is not None else []
     return render(
         "report.html.j2",
         data=data,
-        sections=SECTIONS,
-        css=stylesheet("base.css", "report.css", "charts.css"),
+        sections=sections,
+        css=stylesheet("base.css", "report.css", "charts.css", *extra_css),
         cards=_cards(data, final),
         rule_warning="" if data.config_rule == data.rule else rule_check(data),
         scales=scales_table(used) if several else None,
@@ -90,12 +101,30 @@ def html_report(data: ReportData) -> str:
         stability=_stability_table(data.stability, data.scales),
         stability_rule=STABILITY_RULE.replace("**", ""),
         comments=None if data.comments is None else _comments(data.comments),
+        groups=None if data.groups is None else groups_view(data, data.groups),
         checklist=table(
             ["Item", "Section"],
-            [[item, {"text": SECTIONS[key], "href": f"#{key}"}] for item, key in CHECKLIST],
+            [[item, {"text": sections[key], "href": f"#{key}"}] for item, key in checklist],
             nowrap=[1],
         ),
     )
+
+
+def _sections(groups: bool) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The report's sections and checklist: with stakeholder groups, their section follows
+    the per-statement results and answers one more item."""
+    if not groups:
+        return SECTIONS, CHECKLIST
+    sections, checklist = {}, []
+    for key, name in SECTIONS.items():
+        sections[key] = name
+        if key == "results":
+            sections[GROUP_SECTION[0]] = GROUP_SECTION[1]
+    for item in CHECKLIST:
+        checklist.append(item)
+        if item[1] == "results":
+            checklist.append(GROUP_ITEM)
+    return sections, checklist
 
 
 def _figures(data: ReportData, final: pd.DataFrame) -> list[str]:

@@ -38,6 +38,9 @@ class ReportInputs:
     response_rates: pd.DataFrame  # response_rates
     panel_attributes: pd.DataFrame  # panel_attributes
     comments: pd.DataFrame | None  # comments_for; None: not shown to this audience
+    # every stakeholder group (the committee's report); False: groups under
+    # privacy.min_group_size pooled, as observers see them
+    all_groups: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class FeedbackInputs:
     ratings: pd.DataFrame  # ratings_for (rounds other than the feedback's are ignored)
     recipients: pd.DataFrame  # feedback_recipients: everyone to write to
     respondents: pd.DataFrame  # respondents_for
+    panel_attributes: pd.DataFrame  # panel_attributes: each panelist's stakeholder group
 
 
 class SnapshotFrames(Protocol):
@@ -116,8 +120,12 @@ class StoreFrames:
         return store.feedback_recipients(self.con, self.snapshot_id)
 
 
-def report_inputs(source: SnapshotFrames, *, include_comments: bool = True) -> ReportInputs:
-    """The consensus report's frames (comments left out when ``include_comments`` is false)."""
+def report_inputs(
+    source: SnapshotFrames, *, include_comments: bool = True, all_groups: bool = False
+) -> ReportInputs:
+    """The consensus report's frames: comments left out when ``include_comments`` is false,
+    stakeholder groups under ``privacy.min_group_size`` pooled unless ``all_groups`` (the
+    committee's report; fail closed: pooled unless asked)."""
     return ReportInputs(
         info=source.info(),
         statements=source.statements(),
@@ -128,6 +136,7 @@ def report_inputs(source: SnapshotFrames, *, include_comments: bool = True) -> R
         response_rates=source.rates(),
         panel_attributes=source.panel(),
         comments=source.comments() if include_comments else None,
+        all_groups=all_groups,
     )
 
 
@@ -141,4 +150,5 @@ def feedback_inputs(source: SnapshotFrames) -> FeedbackInputs:
         ratings=source.ratings(),
         recipients=source.recipients(),
         respondents=source.respondents(),
+        panel_attributes=source.panel(),
     )

@@ -40,7 +40,31 @@ def draft_narrative(data: ReportData) -> str:
         ended={f: int(ended.get(f, 0)) for f in TERMINAL},
         kendall=_kendall(data.kendall),
         uses=_uses(data),
+        groups=_groups(data),
     )
+
+
+def _groups(data: ReportData) -> dict[str, Any] | None:
+    """The stakeholder groups as the text states them: the attribute, the groups shown, the
+    study-level choice, and how the groups agreed on each statement's final version."""
+    g = data.groups
+    if g is None:
+        return None
+    final = data.metrics.loc[data.metrics["fate"].isin(TERMINAL), ["round", "statement_id"]]
+    kinds = final.merge(g.concordance, on=["round", "statement_id"])["concordance"]
+    counts = kinds.value_counts()
+    return {
+        "attribute": g.choice.attribute,
+        "labels": g.labels,
+        "consensus": g.choice.consensus,
+        "min_groups": g.choice.min_groups,
+        "pooled": g.pooled,
+        "min_size": g.min_group_size,
+        "n_final": len(final),
+        "every": int(counts.get("consensus in every group", 0)),
+        "panel_only": int(counts.get("panel only", 0)),
+        "discordant": int(counts.get("discordant", 0)),
+    }
 
 
 def _uses(data: ReportData) -> list[dict[str, Any]]:

@@ -57,6 +57,11 @@ def _lower_first(value: str) -> str:
     return value[:1].lower() + value[1:] if value.startswith("Consensus") else value
 
 
+def _capitalize_first(value: str) -> str:
+    """A sentence's first letter in upper case, the rest as it is (names keep their case)."""
+    return value[:1].upper() + value[1:]
+
+
 def _and_sep(loop: Any) -> str:
     """Between the items of a ``for`` loop: ', ', then ' and ' before the last one."""
     return "" if loop.last else " and " if loop.revindex == 2 else ", "
@@ -74,7 +79,11 @@ def _environment(html: bool) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters.update(
-        plural=plural, lower_first=_lower_first, fmt=lambda v, f: format(v, f), number=number
+        plural=plural,
+        lower_first=_lower_first,
+        capitalize_first=_capitalize_first,
+        fmt=lambda v, f: format(v, f),
+        number=number,
     )
     env.globals.update(and_sep=_and_sep)
     return env

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lib.analysis.groups import pooling_rule
 from lib.analysis.stability import STABILITY_RULE
+from lib.analysis.stakeholders import CONCORDANCE_RULE
 from lib.reports.data import ReportData, rule_check
+from lib.reports.groups import BY_GROUP_COLUMNS, GroupResults
 from lib.reports.safety import safe_csv, safe_workbook
 from lib.reports.scale_uses import (
     ScaleUsed,
@@ -20,7 +23,14 @@ from lib.reports.scale_uses import (
 )
 from lib.reports.tables import FATE_LABELS, TERMINAL, dropped_items, final_statements, revisions
 
-__all__ = ["METRICS_CSV_COLUMNS", "metrics_table", "metrics_csv", "xlsx_report"]
+__all__ = [
+    "GROUP_SHEET_COLUMNS",
+    "METRICS_CSV_COLUMNS",
+    "group_table",
+    "metrics_table",
+    "metrics_csv",
+    "xlsx_report",
+]
 
 METRICS_CSV_COLUMNS = [
     "snapshot_id",
@@ -70,6 +80,11 @@ _FINAL_COLUMNS = [
     "status",
     "fate",
 ]
+
+
+# The "Results per group" sheet: the by-group export's columns, how the groups agree, and
+# whether the row is the statement's final version.
+GROUP_SHEET_COLUMNS = [*BY_GROUP_COLUMNS, "concordance", "gap", "final_version"]
 
 
 def metrics_table(data: ReportData) -> pd.DataFrame:
@@ -123,6 +138,35 @@ def metrics_csv(data: ReportData, round_: int | None = None) -> str:
     return safe_csv(frame)
 
 
+def group_table(data: ReportData, g: GroupResults) -> pd.DataFrame:
+    """One row per round × statement × group (``All``: the whole panel) with the rule's verdict
+    within the group, the study's verdict, the concordance and gap of the statement, and
+    whether that round holds its final version."""
+    final = final_statements(data)[["round", "statement_id"]].assign(final_version=True)
+    conc = g.concordance[["round", "statement_id", "concordance", "gap"]]
+    out = g.rows.merge(conc, on=["round", "statement_id"], how="left")
+    out = out.merge(final, on=["round", "statement_id"], how="left")
+    out["final_version"] = out["final_version"].eq(True).map({True: "yes", False: "no"})
+    return _with_scale(out, data)[_columns(GROUP_SHEET_COLUMNS, data)]
+
+
+def _group_methods(g: GroupResults) -> list[tuple[str, str]]:
+    """The Methods sheet's rows on the stakeholder groups: the choice, concordance, pooling."""
+    shown = ", ".join(g.labels)
+    small = (
+        pooling_rule(g.min_group_size) + " The study's status is computed on every group."
+        if g.pooled
+        else "Every group is shown, whatever its size (the steering committee's copy)."
+    )
+    choice = g.choice.describe()
+    return [
+        ("Stakeholder groups", f"{g.choice.attribute}: {shown}"),
+        ("Stakeholder groups", f"{choice[:1].upper()}{choice[1:]}."),
+        ("Concordance rule", CONCORDANCE_RULE),
+        ("Small groups", small),
+    ]
+
+
 def _summary_rows(data: ReportData) -> pd.DataFrame:
     s, rule = data.snapshot, data.rule
     final = final_statements(data)["fate"].value_counts()
@@ -137,6 +181,11 @@ def _summary_rows(data: ReportData) -> pd.DataFrame:
         ("Rule definition", rule.describe()),
         ("Rule source", rule.source or ""),
         ("Rule as configured now", rule_check(data)),
+        *(
+            [("Consensus in the study", data.groups.choice.describe())]
+            if data.groups is not None
+            else []
+        ),
         ("Rounds", len(data.rates)),
         ("Panelists invited", int(data.rates["invited"].max())),
         *[
@@ -168,6 +217,10 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
         else [f"{scale_name(u.scale)}, {u.where}: {u.scale.rule.describe()}" for u in used]
     )
     scales = {"Scales": _scales_sheet(used)} if used else {}
+    g = data.groups
+    by_group = {"Results per group": group_table(data, g)} if g is not None else {}
+    extra = _group_methods(g) if g is not None else []
+    stability = STABILITY_RULE.replace("**", "")
     return {
         "Summary": _summary_rows(data),
         **scales,
@@ -177,6 +230,7 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
         "Metrics per round": metrics_table(data).drop(
             columns=["snapshot_id", "snapshot_taken", "content_hash"]
         ),
+        **by_group,
         "Statement flow": data.flow,
         "Items dropped": dropped_items(data),
         "Revisions": revisions(data),
@@ -193,8 +247,9 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
             {
                 "section": ["Methods and results"] * len(methods)
                 + ["Consensus rule"] * len(rules)
+                + [k for k, _ in extra]
                 + ["Stability rule"],
-                "text": [*methods, *rules, STABILITY_RULE.replace("**", "")],
+                "text": [*methods, *rules, *[v for _, v in extra], stability],
             }
         ),
     }
