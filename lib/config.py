@@ -23,6 +23,8 @@ __all__ = [
     "YES_NO_LABELS",
     "GroupsConfig",
     "GROUP_CONSENSUS",
+    "Criterion",
+    "StoppingRule",
 ]
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo" / "study.toml"
@@ -44,7 +46,11 @@ _TOP_KEYS = {
     "privacy",
     "scales",
     "groups",
+    "eligibility",
+    "stopping",
 }
+_CRITERION_KEYS = {"attribute", "wording", "min", "max", "equals"}
+_STOPPING_KEYS = {"max_rounds", "when_stable", "min_consensus_pct"}
 _GROUPS_KEYS = {"attribute", "consensus", "min_groups"}
 GROUP_CONSENSUS = ("panel", "every_group", "majority")
 _SCALE_KEYS = {"min", "max", "labels", "no_opinion", "no_opinion_in_denominator"}
@@ -87,6 +93,51 @@ class GroupsConfig:
 
 
 @dataclass(frozen=True)
+class Criterion:
+    """One pre-registered eligibility criterion (``[[eligibility]]``) over a Panel column:
+    a number within ``min``–``max``, or a value among ``equals`` (case-insensitive)."""
+
+    attribute: str
+    wording: str
+    min: float | None = None
+    max: float | None = None
+    equals: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The test in a few words: '≥ 5', 'one of Yes'."""
+        if self.equals:
+            return "one of " + ", ".join(self.equals)
+        if self.min is not None and self.max is not None:
+            return f"{self.min:g}–{self.max:g}"
+        return f"≥ {self.min:g}" if self.min is not None else f"≤ {self.max:g}"
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """The pre-registered stopping rule (``[stopping]``): stop after ``max_rounds``, or once
+    every statement still open is stable between rounds (``when_stable``), and/or once at
+    least ``min_consensus_pct`` percent of the statements reached consensus."""
+
+    max_rounds: int | None = None
+    when_stable: bool = False
+    min_consensus_pct: float | None = None
+
+    def describe(self) -> str:
+        """The rule in a sentence, as reports state it."""
+        parts = []
+        if self.when_stable:
+            parts.append("every statement without consensus is stable between two rounds")
+        if self.min_consensus_pct is not None:
+            parts.append(
+                f"at least {self.min_consensus_pct:g}% of the statements reached consensus"
+            )
+        text = "Rounds stop when " + " or when ".join(parts) if parts else "Rounds stop"
+        if self.max_rounds is not None:
+            text += (" or " if parts else " ") + f"after round {self.max_rounds} at the latest"
+        return text + "."
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A validated study configuration."""
 
@@ -117,6 +168,9 @@ class StudyConfig:
     scales: tuple[ScaleUse, ...] = ()
     # ``[groups]``: the stakeholder attribute and the study-level consensus choice, or None
     groups: GroupsConfig | None = None
+    # ``[[eligibility]]``: the panel's pre-registered criteria; ``[stopping]``: when to stop
+    eligibility: tuple[Criterion, ...] = ()
+    stopping: StoppingRule | None = None
 
     @property
     def scale(self) -> Scale:
@@ -267,6 +321,61 @@ def _groups(d: Any, attributes: tuple[str, ...]) -> GroupsConfig | None:
     return GroupsConfig(listed[attribute.casefold()], consensus, least)
 
 
+def _eligibility(entries: Any, identity_column: str) -> tuple[Criterion, ...]:
+    """The ``[[eligibility]]`` entries: each a Panel column with a range or a set of values."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        _fail("eligibility", "must be a list of [[eligibility]] tables")
+    out = []
+    for k, e in enumerate(entries, start=1):
+        where = f"eligibility[{k}]."
+        _check_keys(e, _CRITERION_KEYS, where)
+        attribute = _typed(e, "attribute", str, "", where).strip()
+        if not attribute:
+            _fail(where + "attribute", "is required: the Panel column the criterion reads")
+        if attribute.casefold() == identity_column.strip().casefold():
+            _fail(where + "attribute", "cannot be the identity column")
+        wording = _typed(e, "wording", str, "", where).strip() or attribute
+        lo, hi = (_typed(e, key, (int, float), None, where) for key in ("min", "max"))
+        equals = _typed(e, "equals", list, [], where)
+        if not all(isinstance(x, str) and x.strip() for x in equals):
+            _fail(where + "equals", "must be a list of accepted values (text)")
+        if bool(equals) == (lo is not None or hi is not None):
+            _fail(where + "min", "give either min and/or max (a number) or equals (values)")
+        if lo is not None and hi is not None and lo > hi:
+            _fail(where + "max", f"must be ≥ min ({lo:g}), got {hi:g}")
+        out.append(
+            Criterion(
+                attribute,
+                wording,
+                None if lo is None else float(lo),
+                None if hi is None else float(hi),
+                tuple(x.strip() for x in equals),
+            )
+        )
+    return tuple(out)
+
+
+def _stopping(d: Any) -> StoppingRule | None:
+    """The ``[stopping]`` table."""
+    if d is None:
+        return None
+    if not isinstance(d, dict):
+        _fail("stopping", "must be a table: [stopping] max_rounds = 3, when_stable = true")
+    _check_keys(d, _STOPPING_KEYS, "stopping.")
+    most = _typed(d, "max_rounds", int, None, "stopping.")
+    if most is not None and not 1 <= most <= MAX_ROUND:
+        _fail("stopping.max_rounds", f"must be a round number from 1 to {MAX_ROUND}, got {most}")
+    stable = _typed(d, "when_stable", bool, False, "stopping.")
+    pct = _typed(d, "min_consensus_pct", (int, float), None, "stopping.")
+    if pct is not None and not 0 < pct <= 100:
+        _fail("stopping.min_consensus_pct", f"must be a percentage above 0, at most 100, got {pct}")
+    if most is None and not stable and pct is None:
+        _fail("stopping", "needs max_rounds, when_stable = true or min_consensus_pct")
+    return StoppingRule(most, stable, None if pct is None else float(pct))
+
+
 def _rounds(d: Any) -> dict[str, int]:
     if not isinstance(d, dict) or not d:
         _fail("rounds", 'must be a table of tab name = round number, e.g. "Round 1" = 1')
@@ -358,6 +467,8 @@ def config_from_dict(d: dict[str, Any], base_dir: Path | None = None) -> StudyCo
         observer_comments=obs_comments,
         scales=scales,
         groups=_groups(d.get("groups"), simple["panel_attributes"]),
+        eligibility=_eligibility(d.get("eligibility"), simple["identity_column"]),
+        stopping=_stopping(d.get("stopping")),
         raw=d,
         **simple,
     )
