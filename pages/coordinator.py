@@ -1,5 +1,5 @@
 """Coordinator: the source sheet, Refresh now, publication and history, validation problems of
-any snapshot, non-responders."""
+any snapshot, non-responders, who meets which eligibility criterion."""
 
 import streamlit as st
 
@@ -57,3 +57,7 @@ elif state.latest is not None:
         key="co_nonresponders_csv",
         icon=":material/download:",
     )
+
+if state.latest is not None:
+    st.subheader("Eligibility")
+    ui.eligibility_panel()

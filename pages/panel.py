@@ -1,6 +1,7 @@
-"""Panel: who was invited and who responded, by round and by panel attribute, and whether
-those who dropped out rated differently. Counts only: no identities, no pseudonyms; groups
-under the minimum are pooled for every role, as in the report (the coordinator has the sheet)."""
+"""Panel: who was invited and who responded, by round and by panel attribute, whether those who
+dropped out rated differently, and how many meet the pre-registered eligibility criteria.
+Counts only: no identities, no pseudonyms; groups under the minimum are pooled for every role,
+as in the report (the coordinator has the sheet)."""
 
 import streamlit as st
 
@@ -65,3 +66,6 @@ else:
         else f"No test: {t['note']}."
     )
 st.caption(participation.ATTRITION_RULE)
+
+st.subheader("Eligibility (pre-registered criteria)")
+ui.eligibility_counts()  # counts for everyone; what changes without them, committee and up

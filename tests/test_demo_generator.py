@@ -129,6 +129,10 @@ def test_panel(tabs: Tabs) -> None:
         "Practice setting",
         "Years in practice",
         "Isotretinoin prescribing volume",
+        "Board certified",
+        "Low-dose isotretinoin experience",
+        "COI disclosed",
+        "Can attend every round",
     ]
     assert len(rows) == 15
     assert len({_key(r[0]) for r in rows}) == 15
@@ -137,6 +141,10 @@ def test_panel(tabs: Tabs) -> None:
     assert {r[3] for r in rows} <= {"Private practice", "Academic", "Hospital", "Mixed"}
     assert all(isinstance(r[4], int) and r[4] >= 5 for r in rows)
     assert {r[5] for r in rows} == {"<10 patients/year", "10–50 patients/year", ">50 patients/year"}
+    # the eligibility criteria: Yes throughout, but one panelist left "COI disclosed" blank
+    criteria = {_key(r[0]): r[6:] for r in rows}
+    assert [k for k, v in criteria.items() if v != ["Yes"] * 4] == ["n.elsayed@cairoderm.example"]
+    assert criteria["n.elsayed@cairoderm.example"] == ["Yes", "Yes", None, "Yes"]
 
 
 def test_round_tab_frames(tabs: Tabs) -> None:

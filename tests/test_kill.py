@@ -26,7 +26,15 @@ from lib.pipeline import refresh
 from lib.sources import RawSource, read_workbook
 from tests.helpers import ROOT
 
-SNAPSHOT_TABLES = ["statements", "ratings", "respondents", "panel", "problems", "metrics"]
+SNAPSHOT_TABLES = [
+    "statements",
+    "ratings",
+    "respondents",
+    "panel",
+    "problems",
+    "metrics",
+    "eligibility",
+]
 HOLD_POINTS = [
     "fetch",  # (a) reading the workbook, refresh lock held
     "validate",  # (a) ingesting

@@ -125,6 +125,16 @@ PANEL = (
     Panelist("c.mendoza@dermamx.example", "Carlos Mendoza", "Mexico", "Mixed", 24, LOW),
 )
 VOLUME_LIBERAL = {LOW: -0.4, MID: 0.0, HIGH: 0.4}
+# The protocol's eligibility criteria besides years in practice (study.toml [[eligibility]]):
+# every panelist meets them but one, who left "COI disclosed" blank.  Written after the other
+# Panel columns and drawn from no random generator, so every other cell stays as it was.
+CRITERIA_COLUMNS = (
+    "Board certified",
+    "Low-dose isotretinoin experience",
+    "COI disclosed",
+    "Can attend every round",
+)
+COI_NOT_DISCLOSED = "n.elsayed@cairoderm.example"
 DOUBLE_SUBMITTER = "giulia.romano@dermamilano.example"  # submits round 1 twice
 DROPOUT = "j.okafor@londonskin.example"  # no round-3 submission
 EMAIL_VARIANTS = {(2, "ana.silva@clinic.example"): " Ana.Silva@clinic.example "}
@@ -989,7 +999,7 @@ def _statement_rows(rounds: list[RoundData]) -> list[list[Any]]:
 
 
 def _panel_rows() -> list[list[Any]]:
-    """The Panel tab: the invited panel."""
+    """The Panel tab: the invited panel, then the eligibility criteria they meet."""
     rows: list[list[Any]] = [
         [
             "Email Address",
@@ -998,9 +1008,20 @@ def _panel_rows() -> list[list[Any]]:
             "Practice setting",
             "Years in practice",
             "Isotretinoin prescribing volume",
+            *CRITERIA_COLUMNS,
         ]
     ]
-    return rows + [[p.email, p.name, p.country, p.setting, p.years, p.volume] for p in PANEL]
+    return rows + [
+        [p.email, p.name, p.country, p.setting, p.years, p.volume, *_criteria(p)] for p in PANEL
+    ]
+
+
+def _criteria(p: Panelist) -> list[str | None]:
+    """Yes to each criterion, but a blank "COI disclosed" for one panelist."""
+    return [
+        None if c == "COI disclosed" and p.email == COI_NOT_DISCLOSED else "Yes"
+        for c in CRITERIA_COLUMNS
+    ]
 
 
 def generate(seed: int = SEED) -> dict[str, list[list[Any]]]:

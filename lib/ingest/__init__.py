@@ -4,7 +4,8 @@ Modules by concept: ``cells`` (one cell: text, identities, ratings, timestamps),
 (numbered labels, the unknown-label problem), ``ids`` (statement IDs and texts as written),
 ``columns`` (header classification, statement matching, the closest Statements text),
 ``statements`` (the Statements tab), ``panel``
-(the Panel tab), ``submissions`` (response rows, one kept per respondent), ``ratings`` (the tidy
+(the Panel tab), ``eligibility`` (the pre-registered criteria checked on the Panel tab),
+``submissions`` (response rows, one kept per respondent), ``ratings`` (the tidy
 ratings table), ``report`` (the validation report), ``context`` (what one ingest carries from
 step to step: ``Context`` and ``RoundTab``) and ``core`` (:func:`ingest`).
 """

@@ -23,6 +23,7 @@ from lib.ingest.columns import (
     report_unmatched,
 )
 from lib.ingest.context import Context, RoundTab
+from lib.ingest.eligibility import ELIGIBILITY_COLUMNS, criteria_results
 from lib.ingest.panel import read_panel
 from lib.ingest.ratings import TabRatings, ratings_frame, tab_ratings
 from lib.ingest.report import IngestError, Report
@@ -47,6 +48,11 @@ class IngestResult:
     panel: pd.DataFrame  # identity, display, name, then the listed attributes (may be empty)
     problems: pd.DataFrame  # PROBLEM_COLUMNS
     identities: dict[str, str]  # identity key -> identity as first written
+    # ELIGIBILITY_COLUMNS: each invited panelist (identity key) against each pre-registered
+    # criterion; the values are never attributes (lib.ingest.eligibility)
+    eligibility: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=ELIGIBILITY_COLUMNS)
+    )
 
 
 @dataclass
@@ -82,13 +88,18 @@ def ingest(raw: RawSource, cfg: StudyConfig) -> IngestResult:
     identities = {p.identity: p.display for p in panel.itertuples()}
     for s in (s for r in reads for s in r.subs):
         identities.setdefault(s.key, s.written)
+    respondents = _respondents(reads)
+    # the invited: the Panel tab's list, else (no panel) everyone who responded
+    invited = list(panel["identity"]) or list(dict.fromkeys(respondents["identity"]))
+    eligibility = criteria_results(raw.tabs, cfg, report, invited)
     return IngestResult(
         ratings=ratings_frame([r.ratings for r in reads if r.ratings is not None]),
-        respondents=_respondents(reads),
+        respondents=respondents,
         statements=statements,
         panel=panel,
         problems=report.frame(),
         identities=identities,
+        eligibility=eligibility,
     )
 
 

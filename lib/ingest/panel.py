@@ -5,7 +5,8 @@ values observers may see (in groups pooled under ``privacy.min_group_size``).  E
 column (names, phones, profiles, anything) stays out: the first column called "… name …" gives
 the coordinator's identity table the panelist's name, and nothing else of them is kept.
 Whether a listed column *looks* identifying is only a warning in the report: the allowlist,
-not a guess from header words, decides.
+not a guess from header words, decides.  The columns the ``[[eligibility]]`` criteria name are
+read by :mod:`lib.ingest.eligibility` for that check alone: listed or not, never as attributes.
 """
 
 from __future__ import annotations

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS respondents (
 CREATE TABLE IF NOT EXISTS panel (
     snapshot_id INTEGER, panelist VARCHAR, attribute VARCHAR, value VARCHAR
 );
+CREATE TABLE IF NOT EXISTS eligibility (
+    snapshot_id INTEGER, panelist VARCHAR, criterion INTEGER, attribute VARCHAR, wording VARCHAR,
+    test VARCHAR, value VARCHAR, met BOOLEAN
+);
 CREATE TABLE IF NOT EXISTS problems (
     snapshot_id INTEGER, tab VARCHAR, "row" INTEGER, "column" VARCHAR, header VARCHAR,
     kind VARCHAR, message VARCHAR

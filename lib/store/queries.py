@@ -26,6 +26,7 @@ __all__ = [
     "problems_for",
     "ratings_for",
     "panel_attributes",
+    "eligibility_for",
     "nonresponders",
     "respondents_for",
     "feedback_recipients",
@@ -214,6 +215,21 @@ def panel_attributes(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.Dat
         ORDER BY p.panelist, p.attribute""",
         [snapshot_id],
     )
+
+
+def eligibility_for(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:
+    """Each panelist (pseudonym) against each pre-registered eligibility criterion: panelist,
+    criterion (its number in the study file), attribute, wording, test, value (as written on the
+    Panel tab: for the coordinator only) and met (True, False, or missing: <NA>).  Empty for a
+    snapshot without criteria, or written before they were checked."""
+    frame = read_frame(
+        con,
+        """
+        SELECT panelist, criterion, attribute, wording, test, value, met FROM eligibility
+        WHERE snapshot_id = ? ORDER BY criterion, panelist""",
+        [snapshot_id],
+    )
+    return frame.astype({"criterion": "int64", "met": "boolean"})
 
 
 def nonresponders(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFrame:

@@ -51,8 +51,19 @@ _METRIC_STORE_COLUMNS = [
 _INSERT_SNAPSHOT = """
 INSERT INTO snapshots VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # The panel frame's own columns; every other column is an attribute the configuration lists
-# (lib.ingest.panel keeps no other), the only panel values stored outside identity_map.
+# (lib.ingest.panel keeps no other), the only panel values stored outside identity_map but
+# for the eligibility criteria's (below), which only the coordinator reads.
 _PANEL_OWN = ("identity", "display", "name")
+# eligibility: each panelist against each criterion (lib.ingest.eligibility), by pseudonym
+_ELIGIBILITY_STORE_COLUMNS = [
+    "panelist",
+    "criterion",
+    "attribute",
+    "wording",
+    "test",
+    "value",
+    "met",
+]
 
 
 def content_hash(tabs: dict[str, list[list[Any]]], config: dict[str, Any]) -> str:
@@ -162,6 +173,9 @@ def _insert_tables(con: duckdb.DuckDBPyConnection, result: IngestResult, sid: in
     _insert(
         con, "problems", result.problems, sid, ["tab", "row", "column", "header", "kind", "message"]
     )
+    if not result.eligibility.empty:  # the values as written: read by the coordinator only
+        results = result.eligibility.assign(panelist=result.eligibility["identity"].map(pseudo))
+        _insert(con, "eligibility", results, sid, _ELIGIBILITY_STORE_COLUMNS)
 
 
 def _assign_pseudonyms(
