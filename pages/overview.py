@@ -58,6 +58,7 @@ with left:
     st.caption(ui.groups_rule_caption())
 with right:
     st.plotly_chart(ui.figure(status_by_round_chart, m), key="status_chart")
+ui.run_another_round(m)  # the pre-registered stopping rule after the last round rated
 
 st.subheader("Statements")
 with st.container(horizontal=True, vertical_alignment="bottom"):
