@@ -112,6 +112,8 @@ def with_identifying_columns(panel: list[list]) -> tuple[list[list], set[str]]:
 SHEETS = [
     "Summary",
     "Final statements",
+    "Areas of uncertainty",
+    "Uncertainty by round",
     "Metrics per round",
     "Statement flow",
     "Items dropped",
@@ -120,6 +122,7 @@ SHEETS = [
     "Kendall W",
     "Panel and response",
     "Panel composition",
+    "Eligibility",
     "Comments",
     "Methods",
 ]

@@ -8,6 +8,9 @@ Modules, in the order data flows through them:
   statements, a scale of its own: a 7-point round 1, then a Yes/No vote), as documents state it.
 - ``tables``: the tables derived from it (fates, flows, panel, final list, items dropped).
 - ``results``: the report's per-statement tables, each row read on its own scale.
+- ``uncertainty``: the areas of uncertainty (statements that ended without consensus, their
+  agreement by round, the shape of their ratings) as the report and workbook show them.
+- ``decisions``: the stopping rule and its verdict, and the panel's eligibility in counts.
 - ``narrative``: the drafted methods-and-results text (``templates/narrative.txt.j2``).
 - ``xlsx``: the metrics CSV and the report workbook.
 - ``html``: the consensus report (``templates/report.html.j2``).

@@ -25,6 +25,7 @@ __all__ = [
     "final_agreement_chart",
     "distribution_bar",
     "distribution_rows",
+    "agreement_spark",
 ]
 
 _FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=12)
@@ -230,3 +231,20 @@ def final_agreement_chart(
         ),
     )
     return fig
+
+
+def agreement_spark(points: list[tuple[str, float]], threshold: float | None = None) -> str:
+    """A row of small bars, one per round, each as tall as the % agree of the version rated
+    then (``points``: its description, its percentage), with the rule's threshold as a line;
+    every text in it escaped, for tables."""
+    bars = "".join(
+        f'<span style="height:{max(0.0, min(100.0, pct)):.0f}%" title="{escape(tip)}"></span>'
+        for tip, pct in points
+    )
+    line = (
+        f'<i style="bottom:{threshold:g}%" title="{escape(f"threshold {threshold:g}%")}"></i>'
+        if threshold is not None
+        else ""
+    )
+    said = "; ".join(tip for tip, _ in points)
+    return f'<div class="spark" role="img" aria-label="{escape(said)}">{bars}{line}</div>'

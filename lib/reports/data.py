@@ -21,6 +21,7 @@ from lib.analysis.rules import Rule
 from lib.analysis.scales import ScaleMap
 from lib.config import StudyConfig, config_from_dict
 from lib.reports import narrative
+from lib.reports.decisions import Eligibility, Stopping, eligibility_of, stopping_of
 from lib.reports.groups import (
     FeedbackGroups,
     GroupResults,
@@ -30,6 +31,7 @@ from lib.reports.groups import (
 )
 from lib.reports.inputs import FeedbackInputs, ReportInputs
 from lib.reports.tables import annotate_metrics, panel_composition, round_flow
+from lib.reports.uncertainty import Uncertainty, uncertainty_of
 
 __all__ = [
     "ReportData",
@@ -73,6 +75,10 @@ class ReportData:
     generated_at: dt.datetime
     narrative: str = ""
     groups: GroupResults | None = None  # results per stakeholder group, when the study has them
+    # the statements that ended without consensus; None: every statement reached consensus
+    uncertainty: Uncertainty | None = None
+    stopping: Stopping | None = None  # the stopping rule (or that there is none) and its verdict
+    eligibility: Eligibility | None = None  # counts per criterion; None: no criterion checked
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,9 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
     The panel's groups are pooled under ``cfg.min_group_size`` whoever asks: a report is made
     to be passed on, and it shows the sizes the Panel page shows.  The results per stakeholder
     group (``[groups]``) show every group only in a report made with ``all_groups`` (the
-    committee's); otherwise small groups are pooled as observers see them.
+    committee's); otherwise small groups are pooled as observers see them.  The stopping rule
+    is the study file's (``cfg.stopping``, as the Overview judges it), applied after the last
+    round rated; the eligibility counts are the snapshot's own.
     """
     info = frames.info
     scales = snapshot_scales(info, cfg)
@@ -121,6 +129,7 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
             cfg.min_group_size,
             pooled=not frames.all_groups,
         )
+    rates = participation.participation(frames.respondents, frames.response_rates)
     data = ReportData(
         title=info.get("study_title") or cfg.title,
         snapshot={
@@ -135,7 +144,7 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
         scales=scales,
         metrics=metrics,
         distribution=frames.distribution,
-        rates=participation.participation(frames.respondents, frames.response_rates),
+        rates=rates,
         flow=round_flow(metrics),
         panel=panel_composition(frames.panel_attributes, cfg.min_group_size),
         comments=frames.comments,
@@ -145,6 +154,11 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
         software=software_versions(),
         generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
         groups=groups,
+        uncertainty=uncertainty_of(
+            metrics, frames.statements, frames.distribution, scales, frames.comments
+        ),
+        stopping=stopping_of(cfg.stopping, metrics, stab, note),
+        eligibility=eligibility_of(frames.eligibility, int(rates["invited"].max())),
     )
     return replace(data, narrative=narrative.draft_narrative(data))
 

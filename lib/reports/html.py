@@ -15,6 +15,7 @@ from lib.analysis.stability import STABILITY_RULE
 from lib.charts.results import status_by_round_chart
 from lib.reports import charts
 from lib.reports.data import ReportData, rule_check
+from lib.reports.decisions import ELIGIBILITY_ITEM, STOPPING_ITEM, eligibility_view
 from lib.reports.render import Table, frame_table, render, stylesheet, table, text
 from lib.reports.results import (
     final_table,
@@ -25,12 +26,16 @@ from lib.reports.results import (
 )
 from lib.reports.scale_uses import ScaleUsed, mixed, no_opinion_label, scales_used
 from lib.reports.tables import dropped_items, final_statements, revisions
+from lib.reports.uncertainty import ITEM as UNCERTAINTY_ITEM
+from lib.reports.uncertainty import SECTION as UNCERTAINTY_SECTION
+from lib.reports.uncertainty import uncertainty_view
 
 __all__ = ["CHECKLIST", "GROUP_ITEM", "SECTIONS", "html_report"]
 
 # Reporting items of ACCORD 2024 / CREDES 2017 and where this report answers each.
 CHECKLIST = [
     ("Consensus definition stated a priori, and the rule version used", "rule"),
+    STOPPING_ITEM,
     ("Number invited and responding per round (response rate, attrition)", "panel"),
     ("Flow of panelists and of statements across rounds", "flow"),
     ("Final list of statements with their agreement levels", "final"),
@@ -70,7 +75,7 @@ def html_report(data: ReportData) -> str:
     status_chart, final_chart = _figures(data, final)
     used = scales_used(data.metrics, data.scales, data.scale)
     several = mixed(used)  # statements on a scale other than the main one
-    sections, checklist = _sections(data.groups is not None)
+    sections, checklist = _sections(data)
     extra_css = ["groups.css"] if data.groups is not None else []
     return render(
         "report.html.j2",
@@ -86,6 +91,8 @@ def html_report(data: ReportData) -> str:
         rates=_rates_table(data.rates),
         panel_steps=_panel_steps(data.rates),
         composition=_composition_table(data.panel),
+        eligibility=eligibility_view(data.eligibility),
+        stopping=data.stopping,
         flow_steps=_flow_steps(data.flow),
         flow_table=_flow_table(data.flow),
         status_chart=status_chart,
@@ -102,6 +109,7 @@ def html_report(data: ReportData) -> str:
         stability_rule=STABILITY_RULE.replace("**", ""),
         comments=None if data.comments is None else _comments(data.comments),
         groups=None if data.groups is None else groups_view(data, data.groups),
+        uncertainty=uncertainty_view(data),
         checklist=table(
             ["Item", "Section"],
             [[item, {"text": sections[key], "href": f"#{key}"}] for item, key in checklist],
@@ -110,20 +118,27 @@ def html_report(data: ReportData) -> str:
     )
 
 
-def _sections(groups: bool) -> tuple[dict[str, str], list[tuple[str, str]]]:
+def _sections(data: ReportData) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """The report's sections and checklist: with stakeholder groups, their section follows
-    the per-statement results and answers one more item."""
-    if not groups:
-        return SECTIONS, CHECKLIST
+    the per-statement results; with statements left without consensus, the areas of
+    uncertainty follow the final list; each answers one more item, as does the eligibility
+    of the panel when criteria were checked."""
+    after = {}  # section key -> (the section after it, its reporting item)
+    if data.groups is not None:
+        after["results"] = (GROUP_SECTION, GROUP_ITEM)
+    if data.uncertainty is not None:
+        after["final"] = (UNCERTAINTY_SECTION, UNCERTAINTY_ITEM)
     sections, checklist = {}, []
     for key, name in SECTIONS.items():
         sections[key] = name
-        if key == "results":
-            sections[GROUP_SECTION[0]] = GROUP_SECTION[1]
+        if key in after:
+            sections[after[key][0][0]] = after[key][0][1]
     for item in CHECKLIST:
         checklist.append(item)
-        if item[1] == "results":
-            checklist.append(GROUP_ITEM)
+        if item[1] in after:
+            checklist.append(after[item[1]][1])
+        if item[1] == "panel" and data.eligibility is not None:
+            checklist.append(ELIGIBILITY_ITEM)
     return sections, checklist
 
 

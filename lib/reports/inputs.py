@@ -41,6 +41,9 @@ class ReportInputs:
     # every stakeholder group (the committee's report); False: groups under
     # privacy.min_group_size pooled, as observers see them
     all_groups: bool = False
+    # eligibility_for without the values as written (coordinator only): each panelist
+    # (pseudonym) against each criterion, for the counts; None: the source has no such query
+    eligibility: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class SnapshotFrames(Protocol):
     def panel(self) -> pd.DataFrame: ...
     def comments(self) -> pd.DataFrame: ...
     def recipients(self) -> pd.DataFrame: ...
+    def eligibility(self) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,10 @@ class StoreFrames:
         """store.feedback_recipients (identities: coordinator only)"""
         return store.feedback_recipients(self.con, self.snapshot_id)
 
+    def eligibility(self) -> pd.DataFrame:
+        """store.eligibility_for"""
+        return store.eligibility_for(self.con, self.snapshot_id)
+
 
 def report_inputs(
     source: SnapshotFrames, *, include_comments: bool = True, all_groups: bool = False
@@ -137,7 +145,17 @@ def report_inputs(
         panel_attributes=source.panel(),
         comments=source.comments() if include_comments else None,
         all_groups=all_groups,
+        eligibility=_eligibility(source),
     )
+
+
+def _eligibility(source: SnapshotFrames) -> pd.DataFrame | None:
+    """Each panelist's result per criterion, for counts: the value as written is left out
+    (it is the coordinator's alone, and a report is made to be passed on)."""
+    read = getattr(source, "eligibility", None)  # a source from before the criteria
+    if read is None:
+        return None
+    return read().drop(columns=["value"], errors="ignore")
 
 
 def feedback_inputs(source: SnapshotFrames) -> FeedbackInputs:

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from lib.analysis.uncertainty import LEANING_MIN, POLARISED_MIN, UNDECIDED_MIN
 from lib.reports.render import render_text
 from lib.reports.scale_uses import mixed, scales_used
 from lib.reports.tables import TERMINAL
+from lib.reports.uncertainty import shape_counts
 
 if TYPE_CHECKING:
     from lib.reports.data import ReportData
@@ -41,7 +43,69 @@ def draft_narrative(data: ReportData) -> str:
         kendall=_kendall(data.kendall),
         uses=_uses(data),
         groups=_groups(data),
+        stopping=_stopping(data),
+        eligibility=_eligibility(data),
+        uncertain=_uncertain(data),
+        shape_rule={"polarised": POLARISED_MIN, "undecided": UNDECIDED_MIN, "leaning": LEANING_MIN},
     )
+
+
+def _stopping(data: ReportData) -> dict[str, Any] | None:
+    """The stopping rule as the text states it (``rule``: a clause, or "" when none was
+    pre-registered), its decision after the last round (None: not judged) and the open
+    statements by their stability (``parts``: (count, words), counts above zero)."""
+    s = data.stopping
+    if s is None:
+        return None
+    clause = s.rule.describe() if s.rule is not None else ""
+    v = s.verdict
+    return {
+        "rule": clause[:1].lower() + clause[1:],
+        "decision": None if v is None else v.decision,
+        "last_round": None if v is None else v.last_round,
+        "n_open": 0 if v is None else v.n_open,
+        # the open statements by their stability between their last two rounds
+        "parts": []
+        if v is None or not v.n_open
+        else [
+            (n, word)
+            for n, word in (
+                (v.n_moving, "still moving"),
+                (v.n_stable, "stable"),
+                (v.n_not_assessable, "not assessable"),
+            )
+            if n
+        ],
+    }
+
+
+def _eligibility(data: ReportData) -> dict[str, Any] | None:
+    """The criteria's wording and how many invited experts met them, or did not: counts only."""
+    e = data.eligibility
+    if e is None:
+        return None
+    c = e.counts
+    short = [
+        f"{r.n_not_met} not meeting “{r.attribute}” ({r.test})"
+        for r in c.itertuples()
+        if r.n_not_met
+    ]
+    short += [
+        f"{r.n_missing} with no value for “{r.attribute}”" for r in c.itertuples() if r.n_missing
+    ]
+    return {
+        "wordings": list(c["wording"]),
+        "n_eligible": int(c["n_eligible"].iloc[0]),
+        "short": short,
+    }
+
+
+def _uncertain(data: ReportData) -> dict[str, Any] | None:
+    """How many statements ended without consensus, by the shape of their last ratings."""
+    u = data.uncertainty
+    if u is None:
+        return None
+    return {"n": len(u.areas), "counts": shape_counts(u.areas)}
 
 
 def _groups(data: ReportData) -> dict[str, Any] | None:

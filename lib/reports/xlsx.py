@@ -10,7 +10,9 @@ import pandas as pd
 from lib.analysis.groups import pooling_rule
 from lib.analysis.stability import STABILITY_RULE
 from lib.analysis.stakeholders import CONCORDANCE_RULE
+from lib.analysis.uncertainty import BIMODALITY_NOTE, SHAPE_RULE
 from lib.reports.data import ReportData, rule_check
+from lib.reports.decisions import criteria_frame
 from lib.reports.groups import BY_GROUP_COLUMNS, GroupResults
 from lib.reports.safety import safe_csv, safe_workbook
 from lib.reports.scale_uses import (
@@ -22,6 +24,7 @@ from lib.reports.scale_uses import (
     scales_used,
 )
 from lib.reports.tables import FATE_LABELS, TERMINAL, dropped_items, final_statements, revisions
+from lib.reports.uncertainty import shape_counts, uncertainty_sheets
 
 __all__ = [
     "GROUP_SHEET_COLUMNS",
@@ -186,17 +189,58 @@ def _summary_rows(data: ReportData) -> pd.DataFrame:
             if data.groups is not None
             else []
         ),
+        *_stopping_rows(data),
         ("Rounds", len(data.rates)),
         ("Panelists invited", int(data.rates["invited"].max())),
+        *([("Eligibility", data.eligibility.sentence)] if data.eligibility is not None else []),
         *[
             (f"Responded in round {r.round}", f"{r.responded} ({r.response_rate:.0f}%)")
             for r in data.rates.itertuples()
         ],
         *[(f"Final: {FATE_LABELS[f]}", int(final.get(f, 0))) for f in TERMINAL],
+        *_uncertainty_rows(data),
         ("Generated (UTC)", f"{data.generated_at:%Y-%m-%d %H:%M}"),
         *[(f"Software: {k}", v) for k, v in data.software.items()],
     ]
     return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
+
+
+def _stopping_rows(data: ReportData) -> list[tuple[str, str]]:
+    """The stopping rule, its verdict after the last round and any conflict with stability."""
+    s = data.stopping
+    if s is None:
+        return []
+    rows = [("Stopping rule", s.described)]
+    if s.verdict is None:
+        return [*rows, ("Stopping verdict", s.note)]
+    if s.rule is not None:
+        rows.append(("Stopping verdict", s.verdict.headline))
+    if s.verdict.conflict:
+        rows.append(("Stopping rule and stability", s.verdict.conflict))
+    return rows
+
+
+def _uncertainty_rows(data: ReportData) -> list[tuple[str, str]]:
+    """How many statements ended without consensus, by the shape of their ratings."""
+    u = data.uncertainty
+    if u is None:
+        return []
+    shapes = ", ".join(f"{n} {name}" for name, n in shape_counts(u.areas))
+    return [("Areas of uncertainty", f"{len(u.areas)}: {shapes}")]
+
+
+def _decision_methods(data: ReportData) -> list[tuple[str, str]]:
+    """The Methods sheet's rows on the stopping rule, eligibility and areas of uncertainty."""
+    rows = []
+    if data.stopping is not None:
+        rows.append(("Stopping rule", data.stopping.described))
+        rows += [("Stopping verdict", r) for r in data.stopping.reasons]
+    if data.eligibility is not None:
+        rows += [("Eligibility", data.eligibility.rule)]
+    if data.uncertainty is not None:
+        rows.append(("Shape of the disagreement", SHAPE_RULE))
+        rows.append(("Bimodality coefficient", BIMODALITY_NOTE))
+    return rows
 
 
 def _note(note: str) -> pd.DataFrame:
@@ -219,7 +263,9 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
     scales = {"Scales": _scales_sheet(used)} if used else {}
     g = data.groups
     by_group = {"Results per group": group_table(data, g)} if g is not None else {}
-    extra = _group_methods(g) if g is not None else []
+    extra = (_group_methods(g) if g is not None else []) + _decision_methods(data)
+    e = data.eligibility
+    criteria = {"Eligibility": criteria_frame(e)} if e is not None else {}
     stability = STABILITY_RULE.replace("**", "")
     return {
         "Summary": _summary_rows(data),
@@ -227,6 +273,7 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
         "Final statements": _with_scale(final_statements(data), data)[
             _columns(_FINAL_COLUMNS, data)
         ],
+        **uncertainty_sheets(data),
         "Metrics per round": metrics_table(data).drop(
             columns=["snapshot_id", "snapshot_taken", "content_hash"]
         ),
@@ -242,6 +289,7 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
         else _note(data.stats_note or "Not computed."),
         "Panel and response": data.rates,
         "Panel composition": data.panel if not data.panel.empty else _note("No panel attributes."),
+        **criteria,
         "Comments": comments,
         "Methods": pd.DataFrame(
             {

@@ -20,6 +20,7 @@ from lib.ui.access import (
     role,
     sign_in_panel,
 )
+from lib.ui.criteria import eligibility_counts, eligibility_panel
 from lib.ui.groups import (
     group_filter,
     group_ratings,
@@ -32,6 +33,7 @@ from lib.ui.loaders import (
     comments,
     coordination_state,
     distribution,
+    eligibility,
     figure,
     info,
     metrics,
@@ -57,6 +59,7 @@ from lib.ui.session import (
     require_router,
 )
 from lib.ui.snapshot import db_signature, resolve_snapshot, snapshot_id
+from lib.ui.stopping import run_another_round
 from lib.ui.widgets import (
     MANY_COMMENTS,
     agreement_table,
@@ -86,6 +89,7 @@ __all__ = [
     "comments",
     "coordination_state",
     "distribution",
+    "eligibility",
     "figure",
     "info",
     "metrics",
@@ -118,6 +122,9 @@ __all__ = [
     "refresh_panel",
     "source_panel",
     "verdict_survival",
+    "eligibility_counts",
+    "eligibility_panel",
+    "run_another_round",
     "group_filter",
     "group_ratings",
     "group_trends",

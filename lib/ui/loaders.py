@@ -33,6 +33,7 @@ __all__ = [
     "ratings",
     "respondents",
     "panel",
+    "eligibility",
     "recipients",
     "problems",
     "nonresponders",
@@ -128,6 +129,12 @@ def panel() -> pd.DataFrame:
     return _load(store.panel_attributes)
 
 
+def eligibility() -> pd.DataFrame:
+    """Each panelist (pseudonym) against each pre-registered criterion, with the value as written
+    (the coordinator's alone: counts and reports drop it)."""
+    return _load(store.eligibility_for)
+
+
 def recipients() -> pd.DataFrame:
     """Pseudonym, identity and name of each panelist (coordinator only)."""
     return _load(store.feedback_recipients)
@@ -155,6 +162,7 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
     """
     from lib.analysis import (
         agreement,
+        eligibility,
         flow,
         participation,
         robustness,
@@ -191,6 +199,10 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
             store.panelist_comments_for,
         ),
         robustness.change_counts: (store.ratings_for, store.statements_for),
+        eligibility.counts: (store.eligibility_for,),
+        eligibility.sensitivity: (store.ratings_for, store.eligibility_for),
+        eligibility.sensitivity_sentence: (store.eligibility_for, store.ratings_for),  # + its frame
+        eligibility.panelist_table: (store.eligibility_for, store.ratings_for),  # coordinator
         robustness.marks: (store.statements_for,),  # + solidity, attrition, sensitivity frames
         robustness.robustness: (
             store.ratings_for,
