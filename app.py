@@ -37,7 +37,11 @@ PAGES = [  # (file, title, icon, minimum role, section)
 ui.mark_routed()
 role = ui.role()
 sections: dict[str, list] = {}
+SIGNED_IN_ONLY = {"pages/setup.py"}  # reads server files and writes studies: not in demo mode
+demo = ui.demo_mode()
 for path, title, icon, minimum, section in PAGES:
+    if demo and path in SIGNED_IN_ONLY:
+        continue
     if ui.RANK[role] >= ui.RANK[minimum] and (HERE / path).exists():
         sections.setdefault(section, []).append(
             st.Page(path, title=title, icon=icon, default=title == "Overview")

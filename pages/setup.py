@@ -8,7 +8,9 @@ from lib.sources import SourceError
 from lib.ui.messages import error_detail
 
 ui.require_router()
-if not ui.at_least("coordinator"):  # app.py offers the page by role; it reads any sheet
+# it reads any sheet or server file and writes study files: a signed-in coordinator only, never
+# demo mode (where every visitor is the coordinator)
+if not ui.at_least("coordinator") or ui.demo_mode():
     st.error("This page is for the study coordinator: sign in first.", icon=":material/lock:")
     st.stop()
 

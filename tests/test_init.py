@@ -492,3 +492,18 @@ def test_page_is_for_the_coordinator_only(tmp_path, monkeypatch, demo_db):
     at = signed_in_app("committee").run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/setup.py")  # app.py does not offer it: no URL reaches it
+
+
+def test_page_is_not_offered_in_demo_mode(tmp_path, monkeypatch, demo_db):
+    """Demo mode makes every visitor the coordinator; the set-up page reads any server file
+    and writes study files, so it needs a real sign-in (found by a review: an anonymous visitor
+    of a public demo could read /etc/passwd's first line and write studies)."""
+    monkeypatch.setenv("DELPHI_DB", str(demo_db))
+    monkeypatch.delenv("DELPHI_STUDY", raising=False)
+    monkeypatch.setenv("DELPHI_STUDIES_DIR", str(tmp_path / "studies"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()  # no secrets at all, the bundled demo: demo mode
+    assert any("Demo mode" in e.value for e in [*at.warning, *at.info])
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/setup.py")
+    assert not (tmp_path / "studies").exists()
