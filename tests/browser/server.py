@@ -623,6 +623,19 @@ def app_pages(app: Path = ROOT / "app.py") -> list[dict[str, str]]:
     raise LookupError(f"no PAGES list in {app}")
 
 
+def signed_in_only(app: Path = ROOT / "app.py") -> set[str]:
+    """Titles of the pages app.py never offers in demo mode (its SIGNED_IN_ONLY files)."""
+    import ast
+
+    for node in ast.parse(app.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "SIGNED_IN_ONLY" for t in node.targets
+        ):
+            files = ast.literal_eval(node.value)
+            return {p["title"] for p in app_pages(app) if p["file"] in files}
+    return set()
+
+
 def slug(item: dict[str, str]) -> str:
     """A file-name-safe name for a navigation entry ('Overview' -> 'overview')."""
     return re.sub(r"[^a-z0-9]+", "-", item["title"].lower()).strip("-") or "page"
