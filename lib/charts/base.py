@@ -9,6 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 __all__ = [
+    "agree_heatmap",
+    "add_status_markers",
     "STATUS_COLORS",
     "STATUS_LABELS",
     "STATUS_SYMBOLS",
@@ -132,3 +134,46 @@ def legend_below(fig: go.Figure) -> go.Figure:
     """Legend under the plot: for half-width charts whose legend would hit the title."""
     fig.update_layout(legend=dict(orientation="h", y=-0.12, yanchor="top", x=0))
     return fig
+
+
+def agree_heatmap(z: np.ndarray, x: list, y: list, hover: np.ndarray, colorbar: dict) -> go.Heatmap:
+    """A heatmap of % agree (0–100, white to grey), each cell's rounded value written in it and
+    its hover text from ``hover``: the agreement heatmaps of Trends share this look."""
+    return go.Heatmap(
+        z=z,
+        x=x,
+        y=y,
+        text=np.where(np.isnan(z), "", np.round(z)),
+        texttemplate="%{text:.0f}",
+        textfont=dict(size=11, color="#000000"),
+        zmin=0,
+        zmax=100,
+        colorscale=[[0, "#FFFFFF"], [1, "#8C8C8C"]],
+        xgap=2,
+        ygap=2,
+        customdata=hover,
+        hovertemplate="%{customdata}<extra></extra>",
+        colorbar=colorbar,
+    )
+
+
+def add_status_markers(
+    fig: go.Figure, frame: Any, x: str, y: str, size: int, offset: float, suffix: str = ""
+) -> None:
+    """A marker beside each heatmap cell with consensus in (●) or out (■): ``frame``'s
+    ``status`` per cell at columns ``x`` (shifted right by ``offset``) and ``y``."""
+    for status in ("consensus_in", "consensus_out"):
+        hit = frame[frame["status"] == status]
+        fig.add_scatter(
+            x=hit[x] + offset,
+            y=hit[y],
+            mode="markers",
+            name=STATUS_LABELS[status] + suffix,
+            hoverinfo="skip",
+            marker=dict(
+                color=STATUS_COLORS[status],
+                size=size,
+                symbol=STATUS_SYMBOLS[status],
+                line=dict(color="white", width=1),
+            ),
+        )

@@ -19,6 +19,8 @@ from lib.charts.base import (
     STATUS_COLORS,
     STATUS_LABELS,
     STATUS_SYMBOLS,
+    add_status_markers,
+    agree_heatmap,
     esc,
     layout,
     rounds_axis,
@@ -131,39 +133,10 @@ def group_heatmap(cells: pd.DataFrame, groups: list[str], title: str = "") -> go
     for r in c.itertuples():
         hover[r.i, r.j] = _cell_hover(r)
     text = cells.drop_duplicates("statement_id").set_index("statement_id")["text"]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=list(range(len(groups))),
-            y=list(range(len(sids))),
-            text=np.where(np.isnan(z), "", np.round(np.nan_to_num(z)).astype(int).astype(str)),
-            texttemplate="%{text}",
-            textfont=dict(size=11, color="#000000"),
-            zmin=0,
-            zmax=100,
-            colorscale=[[0, "#FFFFFF"], [1, "#8C8C8C"]],
-            xgap=2,
-            ygap=2,
-            customdata=hover,
-            hovertemplate="%{customdata}<extra></extra>",
-            colorbar=dict(title=dict(text="% agree", side="top"), ticksuffix="%", thickness=12),
-        )
-    )
-    for status in ("consensus_in", "consensus_out"):
-        hit = c[c["status"] == status]
-        fig.add_scatter(
-            x=hit["j"] + 0.36,
-            y=hit["i"],
-            mode="markers",
-            name=STATUS_LABELS[status] + " (in that group)",
-            hoverinfo="skip",
-            marker=dict(
-                color=STATUS_COLORS[status],
-                size=8,
-                symbol=STATUS_SYMBOLS[status],
-                line=dict(color="white", width=1),
-            ),
-        )
+    colorbar = dict(title=dict(text="% agree", side="top"), ticksuffix="%", thickness=12)
+    x, y = list(range(len(groups))), list(range(len(sids)))
+    fig = go.Figure(agree_heatmap(z, x, y, hover, colorbar))
+    add_status_markers(fig, c, "j", "i", size=8, offset=0.36, suffix=" (in that group)")
     fig.update_yaxes(
         tickvals=list(range(len(sids))),
         ticktext=[f"{esc(s)}  {esc(short(str(text.get(s, '')), 40))}" for s in sids],

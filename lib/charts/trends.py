@@ -13,6 +13,8 @@ from lib.charts.base import (
     STATUS_COLORS,
     STATUS_LABELS,
     STATUS_SYMBOLS,
+    add_status_markers,
+    agree_heatmap,
     esc,
     layout,
     rounds_axis,
@@ -80,46 +82,16 @@ def agreement_heatmap(
             f"<b>{cd[0]}</b> · round {r.round}<br>{r.pct_agree:.0f}% agree ({cd[2]} of {cd[3]})"
             f" · {cd[4]}<br>{cd[1]}"
         )
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=rounds,
-            y=list(range(len(order))),
-            text=np.where(np.isnan(z), "", np.round(z)),
-            texttemplate="%{text:.0f}",
-            textfont=dict(size=11, color="#000000"),
-            zmin=0,
-            zmax=100,
-            colorscale=[[0, "#FFFFFF"], [1, "#8C8C8C"]],
-            xgap=2,
-            ygap=2,
-            customdata=hover,
-            hovertemplate="%{customdata}<extra></extra>",
-            colorbar=dict(
-                title=dict(text="% agree"),
-                ticksuffix="%",
-                len=min(1.0, 400 / (22 * len(order) + 140)),
-                y=1,
-                yanchor="top",
-                thickness=12,
-            ),
-        )
+    colorbar = dict(
+        title=dict(text="% agree"),
+        ticksuffix="%",
+        len=min(1.0, 400 / (22 * len(order) + 140)),
+        y=1,
+        yanchor="top",
+        thickness=12,
     )
-    for status in ("consensus_in", "consensus_out"):
-        hit = m[m["status"] == status]
-        fig.add_scatter(
-            x=hit["round"] + 0.32,
-            y=hit["row"],
-            mode="markers",
-            name=STATUS_LABELS[status],
-            hoverinfo="skip",
-            marker=dict(
-                color=STATUS_COLORS[status],
-                size=9,
-                symbol=STATUS_SYMBOLS[status],
-                line=dict(color="white", width=1),
-            ),
-        )
+    fig = go.Figure(agree_heatmap(z, rounds, list(range(len(order))), hover, colorbar))
+    add_status_markers(fig, m, "round", "row", size=9, offset=0.32)
     fig.update_yaxes(
         tickvals=list(range(len(order))),
         ticktext=labels,
