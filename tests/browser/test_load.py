@@ -8,7 +8,7 @@ demo workbook, so it stores snapshot 2 while the sessions read, and ``python -m 
 --close-round 3`` then publishes it as the coordinator would (observers see published snapshots
 only; the one changed answer needs its round closed).  Before the 20 arrive, one observer makes
 the same views alone, for comparison.  The figures go to
-tests/artifacts/load.json (and, by hand, to the README section "Load").
+tests/artifacts/load.json (and, by hand, to docs/performance.md, "Load").
 """
 
 from __future__ import annotations
