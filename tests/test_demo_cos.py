@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -129,6 +130,23 @@ def test_shipped_workbook_is_what_the_generator_writes(gen: ModuleType, tmp_path
     assert _read(SHIPPED) == gen.generate()
     gen.build_workbook(tmp_path / "again.xlsx")
     assert _read(tmp_path / "again.xlsx") == _read(SHIPPED)
+
+
+def test_generator_runs_as_a_script_beside_the_shared_layout(
+    gen: ModuleType, tmp_path: Path
+) -> None:
+    # As a script the generator finds data/forms_layout.py through its own path, whatever the
+    # working folder; run a copy (it writes its workbook next to itself, not over the shipped one).
+    script = tmp_path / "data" / "demo-cos" / "generate.py"
+    script.parent.mkdir(parents=True)
+    shutil.copy(FOLDER / "generate.py", script)
+    shutil.copy(ROOT / "data" / "forms_layout.py", tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    written = script.with_name(SHIPPED.name)
+    assert done.stdout == f"Wrote {written}\n{gen.summarise(gen.generate())}\n"
+    assert _read(written) == _read(SHIPPED)
 
 
 def test_panel_of_three_stakeholder_groups(tabs: Tabs) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -340,3 +342,18 @@ def test_workbook_round_trips(gen: ModuleType, tabs: Tabs) -> None:
 def test_shipped_workbook_is_up_to_date(gen: ModuleType) -> None:
     assert SHIPPED.exists(), "run: python data/demo/generate.py"
     assert _read(SHIPPED) == gen.generate()
+
+
+def test_runs_as_a_script_beside_the_shared_layout(gen: ModuleType, tmp_path: Path) -> None:
+    # As a script the generator finds data/forms_layout.py through its own path, whatever the
+    # working folder; run a copy (it writes its workbook next to itself, not over the shipped one).
+    script = tmp_path / "data" / "demo" / "generate.py"
+    script.parent.mkdir(parents=True)
+    shutil.copy(GENERATOR, script)
+    shutil.copy(ROOT / "data" / "forms_layout.py", tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    written = script.with_name(SHIPPED.name)
+    assert done.stdout == f"Wrote {written}\n{gen.summarise(gen.generate())}\n"
+    assert _read(written) == gen.generate()

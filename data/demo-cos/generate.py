@@ -10,38 +10,36 @@ the others are rated again with each group's results as feedback.  Patients valu
 psychological impact and visible marks more, dermatologists lesion counts and physician-assessed
 outcomes, researchers sit in between; a few outcomes are critical for patients and not for
 dermatologists (``DISCORDANT``).  More patients than professionals drop out between rounds.
+The layout itself (submission times, columns, cells, the .xlsx, reading it back) is
+``data/forms_layout.py``, shared with the first demo's generator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+import sys
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from openpyxl import Workbook
+
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # data/, for forms_layout
+import forms_layout as forms  # data/ is not a package
 
 SEED = 20260302
 OUT_PATH = Path(__file__).resolve().with_name("acne_cos_delphi.xlsx")
-TAB_NAMES = ("Round 1", "Round 2", "Round 3", "Statements", "Panel")
-TIMESTAMP_FORMAT = "dd/mm/yyyy hh:mm:ss"
 # A multiple-choice grid whose columns are "1 - Not important", "2", … "9 - Critical": Google
 # Sheets stores the unlabelled columns as numbers.
 END_LABELS = {1: "1 - Not important", 9: "9 - Critical"}
 UNABLE = "Unable to score"
-UTS = 0  # internal code for "Unable to score"; None is an unanswered (blank) cell
+UTS = forms.NO_OPINION  # internal code for "Unable to score"; None is an unanswered (blank) cell
 AGREE, DISAGREE = 7, 3  # critical: 7–9; not important: 1–3
 THRESHOLD, MAX_OPPOSITE = 0.70, 0.15  # COMET 70/15
 P_OWN = 0.4  # chance a panelist moves one step toward their own group's median last round
 P_PANEL = 0.35  # chance they move one step toward the whole panel's median (all-groups feedback)
 P_DRIFT = 0.05  # chance a carried rating drifts one step at random
-GRID_SUFFIX = " — how important is each outcome?"
-SECTION_COMMENT = "Are any outcomes missing from this section?"
-FINAL_REMARKS = "Any final remarks?"
-ROUND_COMMENT = "Comments (optional)"
-ROUND_START = {1: date(2026, 3, 2), 2: date(2026, 4, 13), 3: date(2026, 5, 25)}
-ROUND_DAYS = {1: 21, 2: 18, 3: 18}
 
 PATIENT, DERMATOLOGIST, RESEARCHER = "Patient", "Dermatologist", "Researcher"
 GROUPS = (PATIENT, DERMATOLOGIST, RESEARCHER)
@@ -54,7 +52,7 @@ DOMAINS = (
     "Long-term control",
 )
 
-Rating = int | None  # 1..9, UTS (0) or None (blank)
+Rating = forms.Rating  # 1..9, UTS (0) or None (blank)
 
 
 @dataclass(frozen=True)
@@ -79,18 +77,6 @@ class Panelist:
     group: str
     country: str
     years: int | None  # years of experience (professionals only)
-
-
-@dataclass
-class Response:
-    """One form submission (one row of a round tab)."""
-
-    email: str
-    timestamp: datetime
-    ratings: dict[str, Rating]
-    comments: dict[str, str] = field(default_factory=dict)
-    sections: dict[str, str] = field(default_factory=dict)
-    final: str | None = None
 
 
 @dataclass
@@ -342,8 +328,29 @@ FINAL_TEXTS = (
     "Some outcomes overlap; the meeting should merge them.",
 )
 
+P_COMMENT = 0.25  # chance of a comment on each commentable outcome (kept if it has one)
+
+# The study's Google Form and the sheet it fills, laid out by data/forms_layout.py.
+FORM = forms.Form(
+    domains=DOMAINS,
+    grid_suffix=" — how important is each outcome?",
+    section_comment="Are any outcomes missing from this section?",
+    commented=R1_COMMENT_COLUMNS,
+    labels={k: END_LABELS.get(k, k) for k in range(1, 10)},
+    no_opinion=UNABLE,
+    round_start={1: date(2026, 3, 2), 2: date(2026, 4, 13), 3: date(2026, 5, 25)},
+    round_days={1: 21, 2: 18, 3: 18},
+    email_variants=EMAIL_VARIANTS,
+    section_remarks=SECTION_REMARKS,
+    planted_remarks=SUGGESTIONS,
+    final_texts=FINAL_TEXTS,
+    p_section_remark=0.05,
+    p_final_remark=0.08,
+    creator="data/demo-cos/generate.py",
+    created=datetime(2026, 6, 15),
+)
+
 Trait = float  # a panelist's general leaning (rates everything a little higher or lower)
-Column = tuple[str, str, str | None]  # (header, kind, key)
 
 
 # --- the panel's opinions ------------------------------------------------------------------------
@@ -470,10 +477,7 @@ def _apply_events(rd: RoundData, rng: np.random.Generator) -> None:
         for sid in TECHNICAL:
             if GROUP_OF[email] == PATIENT and sid in ratings and rng.random() < P_UNABLE:
                 ratings[sid] = UTS
-    cells = [(e, s) for e, r in rd.ratings.items() for s, v in r.items() if v]
-    for k in rng.choice(len(cells), BLANKS_PER_ROUND[rd.number], replace=False):
-        email, sid = cells[int(k)]
-        rd.ratings[email][sid] = None
+    forms.leave_blank(rng, rd.ratings, BLANKS_PER_ROUND[rd.number])
 
 
 def _simulate(rng: np.random.Generator) -> list[RoundData]:
@@ -498,24 +502,6 @@ def _simulate(rng: np.random.Generator) -> list[RoundData]:
 # --- form submissions ----------------------------------------------------------------------------
 
 
-def _times(rng: np.random.Generator, number: int, emails: list[str]) -> dict[str, datetime]:
-    """A submission time per respondent within the round's window, between 07:00 and 23:00."""
-    out: dict[str, datetime] = {}
-    for email in emails:
-        day = ROUND_START[number] + timedelta(days=int(rng.integers(0, ROUND_DAYS[number] - 3)))
-        seconds = int(rng.integers(7 * 3600, 23 * 3600))
-        out[email] = datetime.combine(day, time()) + timedelta(seconds=seconds)
-    return out
-
-
-def _unused(text: str | None, used: set[str]) -> str | None:
-    """``text`` unless someone already wrote it this round (nobody repeats a comment verbatim)."""
-    if text is None or text in used:
-        return None
-    used.add(text)
-    return text
-
-
 def _comment_for(sid: str, email: str, rating: Rating) -> str | None:
     """A short comment in the panelist's group's voice matching the rating, if there is one."""
     pair = COMMENTS.get((sid, GROUP_OF[email]))
@@ -524,108 +510,26 @@ def _comment_for(sid: str, email: str, rating: Rating) -> str | None:
     return pair[0] if rating >= AGREE else pair[1]
 
 
-def _section_remarks(rng: np.random.Generator, email: str, used: set[str]) -> dict[str, str]:
-    """Round-1 'Are any outcomes missing from this section?' answers of one respondent."""
-    out: dict[str, str] = {}
-    for domain in DOMAINS:
-        pool = SECTION_REMARKS[domain]
-        text = SUGGESTIONS.get((email, domain))
-        if text is None and rng.random() < 0.05:
-            text = _unused(pool[int(rng.integers(len(pool)))], used)
-        if text:
-            out[domain] = text
-    return out
-
-
 def _add_free_text(
-    resp: Response, rd: RoundData, email: str, rng: np.random.Generator, used: set[str]
+    rd: RoundData, rng: np.random.Generator, resp: forms.Response, email: str, used: set[str]
 ) -> None:
     """Fill a respondent's optional comments, section remarks and final remark (mostly blank)."""
     commentable = R1_COMMENT_COLUMNS if rd.number == 1 else [o.sid for o in rd.outcomes]
     for sid in commentable:
-        if rng.random() < 0.25:
-            text = _unused(_comment_for(sid, email, resp.ratings.get(sid)), used)
+        if rng.random() < P_COMMENT:
+            text = forms.unused(_comment_for(sid, email, resp.ratings.get(sid)), used)
             if text:
                 resp.comments[sid] = text
-    if rd.number == 1:
-        resp.sections = _section_remarks(rng, email, used)
-    if rng.random() < 0.08:
-        resp.final = _unused(FINAL_TEXTS[int(rng.integers(len(FINAL_TEXTS)))], used)
+    FORM.add_remarks(rng, resp, rd.number, email, used)
 
 
-def _responses(rng: np.random.Generator, rd: RoundData) -> list[Response]:
+def _responses(rng: np.random.Generator, rd: RoundData) -> list[forms.Response]:
     """All submissions of a round in timestamp (sheet) order."""
-    times = _times(rng, rd.number, list(rd.ratings))
-    out: list[Response] = []
-    used: set[str] = set()
-    for email, ratings in rd.ratings.items():
-        shown = EMAIL_VARIANTS.get((rd.number, email), email)
-        resp = Response(shown, times[email], dict(ratings))
-        _add_free_text(resp, rd, email, rng, used)
-        out.append(resp)
+    out = FORM.submissions(rng, rd.number, rd.ratings, partial(_add_free_text, rd, rng))
     return sorted(out, key=lambda r: r.timestamp)
 
 
 # --- sheet layout --------------------------------------------------------------------------------
-
-
-def _round1_columns(rd: RoundData) -> list[Column]:
-    """One multiple-choice grid per domain, some per-outcome comments, a section remark."""
-    cols: list[Column] = []
-    for domain in DOMAINS:
-        outcomes = [o for o in rd.outcomes if o.domain == domain]
-        cols += [(f"{domain}{GRID_SUFFIX} [{o.text}]", "rating", o.sid) for o in outcomes]
-        cols += [
-            (f"Comment on {o.sid} (optional)", "comment", o.sid)
-            for o in outcomes
-            if o.sid in R1_COMMENT_COLUMNS
-        ]
-        cols.append((SECTION_COMMENT, "section", domain))
-    return cols + [(FINAL_REMARKS, "final", None)]
-
-
-def _later_columns(rd: RoundData) -> list[Column]:
-    """One multiple-choice question per outcome, each followed by a comment paragraph."""
-    cols: list[Column] = []
-    for o in rd.outcomes:
-        cols += [(o.text, "rating", o.sid), (ROUND_COMMENT, "comment", o.sid)]
-    return cols + [(FINAL_REMARKS, "final", None)]
-
-
-def _rating_cell(value: Rating) -> str | int | None:
-    """A rating as the sheet holds it: an end label, a bare number, the no-opinion label."""
-    if value is None:
-        return None
-    return UNABLE if value == UTS else END_LABELS.get(value, value)
-
-
-def _cell(resp: Response, kind: str, key: str | None) -> str | int | None:
-    """The value a respondent's submission puts in one column (None when left empty)."""
-    if kind == "rating":
-        return _rating_cell(resp.ratings.get(key or ""))
-    if kind == "comment":
-        return resp.comments.get(key or "")
-    if kind == "section":
-        return resp.sections.get(key or "")
-    return resp.final
-
-
-def _round_rows(rng: np.random.Generator, rd: RoundData) -> list[list[Any]]:
-    """A round tab: header row, then one row per submission."""
-    cols = _round1_columns(rd) if rd.number == 1 else _later_columns(rd)
-    rows: list[list[Any]] = [["Timestamp", "Email Address", *(c[0] for c in cols)]]
-    for resp in _responses(rng, rd):
-        rows.append([resp.timestamp, resp.email, *(_cell(resp, k, key) for _, k, key in cols)])
-    return rows
-
-
-def _statement_rows(rounds: list[RoundData]) -> list[list[Any]]:
-    """The Statements tab: one row per outcome per round it is rated in."""
-    rows: list[list[Any]] = [["statement_id", "round", "domain", "text", "revised_from"]]
-    for rd in rounds:
-        rows += [[o.sid, rd.number, o.domain, o.text, o.revised_from] for o in rd.outcomes]
-    return rows
-
 
 PANEL_HEADER = ["Email Address", "Name", "Stakeholder group", "Country", "Years of experience"]
 
@@ -640,76 +544,35 @@ def generate(seed: int = SEED) -> dict[str, list[list[Any]]]:
     """The workbook's tabs as {tab name: rows (header first)}, deterministic for a seed."""
     rng = np.random.default_rng(seed)
     rounds = _simulate(rng)
-    tabs = {f"Round {rd.number}": _round_rows(rng, rd) for rd in rounds}
-    tabs["Statements"] = _statement_rows(rounds)
-    tabs["Panel"] = _panel_rows()
-    return tabs
-
-
-def _write(tabs: dict[str, list[list[Any]]], path: Path) -> None:
-    """Save the tabs as an .xlsx with real datetime timestamps."""
-    wb = Workbook()
-    wb.remove(wb.active)
-    wb.properties.creator = "data/demo-cos/generate.py"
-    wb.properties.created = datetime(2026, 6, 15)
-    for name in TAB_NAMES:
-        ws = wb.create_sheet(name)
-        for row in tabs[name]:
-            ws.append(row)
-        if name.startswith("Round"):
-            for (cell,) in ws.iter_rows(min_row=2, max_col=1):
-                cell.number_format = TIMESTAMP_FORMAT
-        ws.freeze_panes = "A2"
-    wb.save(path)
+    sheets = [(rd.number, rd.outcomes, _responses(rng, rd)) for rd in rounds]
+    return FORM.tabs(sheets, _panel_rows())
 
 
 def build_workbook(path: str | Path) -> None:
     """Generate the study with the default seed and write it to ``path``."""
-    _write(generate(), Path(path))
+    FORM.write(generate(), Path(path))
 
 
 # --- reading the tabs back (summary) -------------------------------------------------------------
 
 
-def _score(cell: Any) -> Rating:
-    """A rating cell's score: 1..9, UTS, or None when blank."""
-    if cell is None:
-        return None
-    if cell == UNABLE:
-        return UTS
-    return int(str(cell).split(" - ")[0])
-
-
-def round_ratings(tabs: dict[str, list[list[Any]]], number: int) -> dict[str, dict[str, Rating]]:
-    """Identity (trimmed, case-folded) -> outcome id -> score for one round."""
-    texts = {row[3]: row[0] for row in tabs["Statements"][1:] if row[1] == number}
-    header, *rows = tabs[f"Round {number}"]
-    cols = {}
-    for j, title in enumerate(header):
-        text = title[title.index(" [") + 2 : -1] if number == 1 and " [" in title else title
-        if text in texts:
-            cols[j] = texts[text]
-    return {str(r[1]).strip().casefold(): {s: _score(r[j]) for j, s in cols.items()} for r in rows}
-
-
-def group_agreement(tabs: dict[str, list[list[Any]]], number: int, sid: str) -> dict[str, float]:
+def group_agreement(tabs: forms.Tabs, number: int, sid: str) -> dict[str, float]:
     """Group -> % of its valid ratings of ``sid`` in round ``number`` that are 7–9."""
-    group = {str(r[0]).casefold(): r[2] for r in tabs["Panel"][1:]}
+    group = {forms.identity(r[0]): r[2] for r in tabs["Panel"][1:]}
+    ratings = FORM.latest_ratings(tabs, number)
     out = {}
     for g in GROUPS:
-        valid = [
-            r[sid] for e, r in round_ratings(tabs, number).items() if group[e] == g and r.get(sid)
-        ]
+        valid = [r[sid] for e, r in ratings.items() if group[e] == g and r.get(sid)]
         out[g] = 100 * sum(v >= AGREE for v in valid) / len(valid) if valid else float("nan")
     return out
 
 
-def summarise(tabs: dict[str, list[list[Any]]]) -> str:
+def summarise(tabs: forms.Tabs) -> str:
     """Respondents per group and round, verdicts per round, and the discordant outcomes."""
-    group = {str(r[0]).casefold(): r[2] for r in tabs["Panel"][1:]}
+    group = {forms.identity(r[0]): r[2] for r in tabs["Panel"][1:]}
     lines = []
     for number in (1, 2, 3):
-        ratings = round_ratings(tabs, number)
+        ratings = FORM.latest_ratings(tabs, number)
         counts = ", ".join(f"{g} {sum(group[e] == g for e in ratings)}" for g in GROUPS)
         sids = list(next(iter(ratings.values())))
         verdicts = {
@@ -731,7 +594,7 @@ def summarise(tabs: dict[str, list[list[Any]]]) -> str:
 def main() -> None:
     """Write the workbook next to this script and print a summary."""
     tabs = generate()
-    _write(tabs, OUT_PATH)
+    FORM.write(tabs, OUT_PATH)
     print(f"Wrote {OUT_PATH}")
     print(summarise(tabs))
 

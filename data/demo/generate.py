@@ -2,22 +2,27 @@
 
 Run ``python data/demo/generate.py`` to (re)write ``isotretinoin_delphi.xlsx`` next to this file,
 laid out like the Google Sheet that Google Forms fills: three round tabs, Statements and Panel.
+The layout itself (submission times, columns, cells, the .xlsx, reading it back) is
+``data/forms_layout.py``, shared with ``data/demo-cos/generate.py``; this file holds the study's
+content (statements, panel, comments) and its simulation (ratings, dropout, the odd cells).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+import sys
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from openpyxl import Workbook
+
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # data/, for forms_layout
+import forms_layout as forms  # data/ is not a package
 
 SEED = 20261126
 OUT_PATH = Path(__file__).resolve().with_name("isotretinoin_delphi.xlsx")
-TAB_NAMES = ("Round 1", "Round 2", "Round 3", "Statements", "Panel")
-TIMESTAMP_FORMAT = "dd/mm/yyyy hh:mm:ss"
 LABELS = {
     1: "Strongly disagree",
     2: "Disagree",
@@ -26,17 +31,11 @@ LABELS = {
     5: "Strongly agree",
 }
 UNABLE = "Unable to judge"
-UTJ = 0  # internal code for "Unable to judge"; None is an unanswered (blank) cell
+UTJ = forms.NO_OPINION  # internal code for "Unable to judge"; None is an unanswered (blank) cell
 THRESHOLD = 0.75
 P_MOVE = 0.75  # chance a panelist moves one step toward the previous round's group median
 # (a quarter of that when the median is neutral: a split panel persuades few)
 P_DRIFT = 0.05  # chance a panelist's carried rating drifts one step at random
-SECTION_SUFFIX = " — rate your agreement"
-SECTION_COMMENT = "Any other comments on this section?"
-FINAL_REMARKS = "Any final remarks?"
-ROUND_COMMENT = "Comments (optional)"
-ROUND_START = {1: date(2026, 9, 7), 2: date(2026, 10, 5), 3: date(2026, 11, 2)}
-ROUND_DAYS = {1: 19, 2: 17, 3: 15}
 
 DOMAINS = (
     "Patient selection and indications",
@@ -47,7 +46,7 @@ DOMAINS = (
     "Combination with procedures",
 )
 
-Rating = int | None  # 1..5, UTJ (0) or None (blank)
+Rating = forms.Rating  # 1..5, UTJ (0) or None (blank)
 
 
 @dataclass(frozen=True)
@@ -74,18 +73,6 @@ class Panelist:
     setting: str
     years: int
     volume: str
-
-
-@dataclass
-class Response:
-    """One form submission (one row of a round tab)."""
-
-    email: str
-    timestamp: datetime
-    ratings: dict[str, Rating]
-    comments: dict[str, str] = field(default_factory=dict)
-    sections: dict[str, str] = field(default_factory=dict)
-    final: str | None = None
 
 
 @dataclass
@@ -729,8 +716,29 @@ FINAL_TEXTS = (
     "Some statements would be easier to rate if 'low dose' were defined once.",
 )
 
+P_COMMENT = {1: 0.15, 2: 0.1, 3: 0.1}  # chance of a comment on a statement that has some
+
+# The study's Google Form and the sheet it fills, laid out by data/forms_layout.py.
+FORM = forms.Form(
+    domains=DOMAINS,
+    grid_suffix=" — rate your agreement",
+    section_comment="Any other comments on this section?",
+    commented=R1_COMMENT_COLUMNS,
+    labels=LABELS,
+    no_opinion=UNABLE,
+    round_start={1: date(2026, 9, 7), 2: date(2026, 10, 5), 3: date(2026, 11, 2)},
+    round_days={1: 19, 2: 17, 3: 15},
+    email_variants=EMAIL_VARIANTS,
+    section_remarks=SECTION_REMARKS,
+    planted_remarks=SUGGESTIONS,
+    final_texts=FINAL_TEXTS,
+    p_section_remark=0.08,
+    p_final_remark=0.1,
+    creator="data/demo/generate.py",
+    created=datetime(2026, 11, 26),
+)
+
 Trait = tuple[float, float]  # (general leaning, liberalness toward permissive statements)
-Column = tuple[str, str, str | None]  # (header, kind, key)
 
 
 # --- the panel's opinions ------------------------------------------------------------------------
@@ -831,10 +839,7 @@ def _apply_events(rd: RoundData, rng: np.random.Generator) -> None:
     for number, email, sid in UNABLE_EVENTS:
         if number == rd.number and sid in rd.ratings.get(email, {}):
             rd.ratings[email][sid] = UTJ
-    cells = [(e, s) for e, r in rd.ratings.items() for s, v in r.items() if v]
-    for k in rng.choice(len(cells), BLANKS_PER_ROUND[rd.number], replace=False):
-        email, sid = cells[int(k)]
-        rd.ratings[email][sid] = None
+    forms.leave_blank(rng, rd.ratings, BLANKS_PER_ROUND[rd.number])
 
 
 def _simulate(rng: np.random.Generator, traits: dict[str, Trait]) -> list[RoundData]:
@@ -859,24 +864,6 @@ def _simulate(rng: np.random.Generator, traits: dict[str, Trait]) -> list[RoundD
 # --- form submissions ----------------------------------------------------------------------------
 
 
-def _times(rng: np.random.Generator, number: int, emails: list[str]) -> dict[str, datetime]:
-    """A submission time per respondent within the round's window, between 07:00 and 23:00."""
-    out: dict[str, datetime] = {}
-    for email in emails:
-        day = ROUND_START[number] + timedelta(days=int(rng.integers(0, ROUND_DAYS[number] - 3)))
-        seconds = int(rng.integers(7 * 3600, 23 * 3600))
-        out[email] = datetime.combine(day, time()) + timedelta(seconds=seconds)
-    return out
-
-
-def _unused(text: str | None, used: set[str]) -> str | None:
-    """``text`` unless someone already wrote it this round (nobody repeats a comment verbatim)."""
-    if text is None or text in used:
-        return None
-    used.add(text)
-    return text
-
-
 def _comment_for(sid: str, rating: Rating) -> str | None:
     """A short comment matching the rating's direction, if the statement has any."""
     if sid not in COMMENTS or not rating:
@@ -885,37 +872,20 @@ def _comment_for(sid: str, rating: Rating) -> str | None:
     return agree if rating >= 4 else other
 
 
-def _section_remarks(rng: np.random.Generator, email: str, used: set[str]) -> dict[str, str]:
-    """Round-1 'Any other comments on this section?' answers of one respondent."""
-    out: dict[str, str] = {}
-    for domain in DOMAINS:
-        pool = SECTION_REMARKS[domain]
-        text = SUGGESTIONS.get((email, domain))
-        if text is None and rng.random() < 0.08:
-            text = _unused(pool[int(rng.integers(len(pool)))], used)
-        if text:
-            out[domain] = text
-    return out
-
-
 def _add_free_text(
-    resp: Response, rd: RoundData, email: str, rng: np.random.Generator, used: set[str]
+    rd: RoundData, rng: np.random.Generator, resp: forms.Response, email: str, used: set[str]
 ) -> None:
     """Fill a respondent's optional comments, section remarks and final remark (mostly blank)."""
     commentable = R1_COMMENT_COLUMNS if rd.number == 1 else [s.sid for s in rd.statements]
-    chance = 0.15 if rd.number == 1 else 0.1
     for sid in commentable:
-        if sid in COMMENTS and rng.random() < chance:
-            text = _unused(_comment_for(sid, resp.ratings.get(sid)), used)
+        if sid in COMMENTS and rng.random() < P_COMMENT[rd.number]:
+            text = forms.unused(_comment_for(sid, resp.ratings.get(sid)), used)
             if text:
                 resp.comments[sid] = text
-    if rd.number == 1:
-        resp.sections = _section_remarks(rng, email, used)
-    if rng.random() < 0.1:
-        resp.final = _unused(FINAL_TEXTS[int(rng.integers(len(FINAL_TEXTS)))], used)
+    FORM.add_remarks(rng, resp, rd.number, email, used)
 
 
-def _early_duplicate(rng: np.random.Generator, responses: list[Response]) -> Response:
+def _early_duplicate(rng: np.random.Generator, responses: list[forms.Response]) -> forms.Response:
     """The double submitter's first, superseded round-1 row; their real row moves later."""
     real = next(r for r in responses if r.email == DOUBLE_SUBMITTER)
     ratings = dict(real.ratings)
@@ -923,79 +893,20 @@ def _early_duplicate(rng: np.random.Generator, responses: list[Response]) -> Res
     for k in rng.choice(len(answered), 6, replace=False):
         value, step = ratings[answered[int(k)]] or 3, int(rng.choice((-1, 1)))
         ratings[answered[int(k)]] = value + step if 1 <= value + step <= 5 else value - step
-    early = Response(real.email, real.timestamp, ratings)
+    early = forms.Response(real.email, real.timestamp, ratings)
     real.timestamp += timedelta(seconds=int(rng.integers(26 * 3600, 70 * 3600)))
     return early
 
 
-def _responses(rng: np.random.Generator, rd: RoundData) -> list[Response]:
-    """All submissions of a round in timestamp (sheet) order."""
-    times = _times(rng, rd.number, list(rd.ratings))
-    out: list[Response] = []
-    used: set[str] = set()
-    for email, ratings in rd.ratings.items():
-        shown = EMAIL_VARIANTS.get((rd.number, email), email)
-        resp = Response(shown, times[email], dict(ratings))
-        _add_free_text(resp, rd, email, rng, used)
-        out.append(resp)
+def _responses(rng: np.random.Generator, rd: RoundData) -> list[forms.Response]:
+    """All submissions of a round in timestamp (sheet) order, round 1's double one included."""
+    out = FORM.submissions(rng, rd.number, rd.ratings, partial(_add_free_text, rd, rng))
     if rd.number == 1:
         out.append(_early_duplicate(rng, out))
     return sorted(out, key=lambda r: r.timestamp)
 
 
 # --- sheet layout --------------------------------------------------------------------------------
-
-
-def _round1_columns(rd: RoundData) -> list[Column]:
-    """One multiple-choice grid per domain, some per-statement comments, a section remark."""
-    cols: list[Column] = []
-    for domain in DOMAINS:
-        stmts = [s for s in rd.statements if s.domain == domain]
-        cols += [(f"{domain}{SECTION_SUFFIX} [{s.text}]", "rating", s.sid) for s in stmts]
-        cols += [
-            (f"Comment on {s.sid} (optional)", "comment", s.sid)
-            for s in stmts
-            if s.sid in R1_COMMENT_COLUMNS
-        ]
-        cols.append((SECTION_COMMENT, "section", domain))
-    return cols + [(FINAL_REMARKS, "final", None)]
-
-
-def _later_columns(rd: RoundData) -> list[Column]:
-    """One multiple-choice question per statement, each followed by a comment paragraph."""
-    cols: list[Column] = []
-    for s in rd.statements:
-        cols += [(s.text, "rating", s.sid), (ROUND_COMMENT, "comment", s.sid)]
-    return cols + [(FINAL_REMARKS, "final", None)]
-
-
-def _cell(resp: Response, kind: str, key: str | None) -> str | None:
-    """The value a respondent's submission puts in one column (None when left empty)."""
-    if kind == "rating":
-        value = resp.ratings.get(key or "")
-        return None if value is None else UNABLE if value == UTJ else LABELS[value]
-    if kind == "comment":
-        return resp.comments.get(key or "")
-    if kind == "section":
-        return resp.sections.get(key or "")
-    return resp.final
-
-
-def _round_rows(rng: np.random.Generator, rd: RoundData) -> list[list[Any]]:
-    """A round tab: header row, then one row per submission."""
-    cols = _round1_columns(rd) if rd.number == 1 else _later_columns(rd)
-    rows: list[list[Any]] = [["Timestamp", "Email Address", *(c[0] for c in cols)]]
-    for resp in _responses(rng, rd):
-        rows.append([resp.timestamp, resp.email, *(_cell(resp, k, key) for _, k, key in cols)])
-    return rows
-
-
-def _statement_rows(rounds: list[RoundData]) -> list[list[Any]]:
-    """The Statements tab: one row per statement per round it is rated in."""
-    rows: list[list[Any]] = [["statement_id", "round", "domain", "text", "revised_from"]]
-    for rd in rounds:
-        rows += [[s.sid, rd.number, s.domain, s.text, s.revised_from] for s in rd.statements]
-    return rows
 
 
 def _panel_rows() -> list[list[Any]]:
@@ -1028,77 +939,31 @@ def generate(seed: int = SEED) -> dict[str, list[list[Any]]]:
     """The workbook's tabs as {tab name: rows (header first)}, deterministic for a seed."""
     rng = np.random.default_rng(seed)
     rounds = _simulate(rng, _draw_traits(rng))
-    tabs = {f"Round {rd.number}": _round_rows(rng, rd) for rd in rounds}
-    tabs["Statements"] = _statement_rows(rounds)
-    tabs["Panel"] = _panel_rows()
-    return tabs
-
-
-def _write(tabs: dict[str, list[list[Any]]], path: Path) -> None:
-    """Save the tabs as an .xlsx with real datetime timestamps."""
-    wb = Workbook()
-    wb.remove(wb.active)
-    wb.properties.creator = "data/demo/generate.py"
-    wb.properties.created = datetime(2026, 11, 26)
-    for name in TAB_NAMES:
-        ws = wb.create_sheet(name)
-        for row in tabs[name]:
-            ws.append(row)
-        if name.startswith("Round"):
-            for (cell,) in ws.iter_rows(min_row=2, max_col=1):
-                cell.number_format = TIMESTAMP_FORMAT
-        ws.freeze_panes = "A2"
-    wb.save(path)
+    sheets = [(rd.number, rd.statements, _responses(rng, rd)) for rd in rounds]
+    return FORM.tabs(sheets, _panel_rows())
 
 
 def build_workbook(path: str | Path) -> None:
     """Generate the study with the default seed and write it to ``path``."""
-    _write(generate(), Path(path))
+    FORM.write(generate(), Path(path))
 
 
 # --- reading the tabs back (summary) -------------------------------------------------------------
 
 
-def identity(value: Any) -> str:
-    """An email as an identity: trimmed and case-folded."""
-    return str(value).strip().casefold()
-
-
-def rating_columns(tabs: dict[str, list[list[Any]]], number: int) -> dict[int, str]:
-    """Column index -> statement id for the rating columns of a round tab."""
-    texts = {row[3]: row[0] for row in tabs["Statements"][1:] if row[1] == number}
-    out: dict[int, str] = {}
-    for j, header in enumerate(tabs[f"Round {number}"][0]):
-        grid = number == 1 and " [" in header and header.endswith("]")
-        text = header[header.index(" [") + 2 : -1] if grid else header
-        if text in texts:
-            out[j] = texts[text]
-    return out
-
-
-def latest_ratings(tabs: dict[str, list[list[Any]]], number: int) -> dict[str, dict[str, Rating]]:
-    """Identity -> statement id -> rating code, keeping each identity's last submission."""
-    codes: dict[Any, int] = {label: k for k, label in LABELS.items()} | {UNABLE: UTJ}
-    cols = rating_columns(tabs, number)
-    out: dict[str, dict[str, Rating]] = {}
-    for row in sorted(tabs[f"Round {number}"][1:], key=lambda r: r[0]):
-        out[identity(row[1])] = {sid: codes.get(row[j]) for j, sid in cols.items()}
-    return out
-
-
-def round_outcomes(tabs: dict[str, list[list[Any]]], number: int) -> dict[str, str]:
+def round_outcomes(tabs: forms.Tabs, number: int) -> dict[str, str]:
     """Statement id -> 'in' / 'out' / 'none' for a round, by the generator's 75% rule."""
-    ratings = latest_ratings(tabs, number)
-    sids = rating_columns(tabs, number).values()
+    ratings = FORM.latest_ratings(tabs, number)
+    sids = forms.rating_columns(tabs, number).values()
     return {sid: _classify([r.get(sid) for r in ratings.values()]) for sid in sids}
 
 
-def _cells_where(tabs: dict[str, list[list[Any]]], wanted: Any) -> list[str]:
+def _cells_where(tabs: forms.Tabs, wanted: Any) -> list[str]:
     """'tab row N, id (column header)' for every rating cell holding ``wanted`` (None = blank)."""
     found = []
     for number in (1, 2, 3):
         rows = tabs[f"Round {number}"]
-        for j, sid in rating_columns(tabs, number).items():
+        for j, sid in forms.rating_columns(tabs, number).items():
             found += [
                 f"Round {number} row {i}, {sid} ({rows[0][j][:50]}...)"
                 for i, row in enumerate(rows[1:], start=2)
@@ -1107,7 +972,7 @@ def _cells_where(tabs: dict[str, list[list[Any]]], wanted: Any) -> list[str]:
     return found
 
 
-def _round_lines(tabs: dict[str, list[list[Any]]]) -> list[str]:
+def _round_lines(tabs: forms.Tabs) -> list[str]:
     """Per round: statements, respondents, rows, consensus counts and statement ids."""
     lines = []
     for number in (1, 2, 3):
@@ -1116,7 +981,7 @@ def _round_lines(tabs: dict[str, list[list[Any]]]) -> list[str]:
         rows = len(tabs[f"Round {number}"]) - 1
         lines.append(
             f"Round {number}: {len(outcome)} statements, "
-            f"{len(latest_ratings(tabs, number))} respondents ({rows} rows); consensus "
+            f"{len(FORM.latest_ratings(tabs, number))} respondents ({rows} rows); consensus "
             f"in {counts['in']}, out {counts['out']}, none {counts['none']}"
         )
         lines.append("  ids: " + " ".join(outcome))
@@ -1124,13 +989,13 @@ def _round_lines(tabs: dict[str, list[list[Any]]]) -> list[str]:
     return lines
 
 
-def _panel_lines(tabs: dict[str, list[list[Any]]]) -> list[str]:
+def _panel_lines(tabs: forms.Tabs) -> list[str]:
     """Dropouts, double submissions and email spellings that differ from the panel list."""
-    panel = {identity(row[0]) for row in tabs["Panel"][1:]}
+    panel = {forms.identity(row[0]) for row in tabs["Panel"][1:]}
     lines = []
     for number in (1, 2, 3):
         rows = tabs[f"Round {number}"]
-        seen = [identity(r[1]) for r in rows[1:]]
+        seen = [forms.identity(r[1]) for r in rows[1:]]
         missing = sorted(panel - set(seen))
         if missing:
             lines.append(f"Round {number}: no submission from {', '.join(missing)}")
@@ -1140,12 +1005,12 @@ def _panel_lines(tabs: dict[str, list[list[Any]]]) -> list[str]:
         lines += [
             f"Round {number} row {i}: email written as {r[1]!r}"
             for i, r in enumerate(rows[1:], start=2)
-            if r[1] != identity(r[1])
+            if r[1] != forms.identity(r[1])
         ]
     return lines
 
 
-def summarise(tabs: dict[str, list[list[Any]]]) -> str:
+def summarise(tabs: forms.Tabs) -> str:
     """A short human-readable summary of the generated study."""
     stmts = tabs["Statements"][1:]
     first = {row[0]: row[1] for row in reversed(stmts)}
@@ -1165,7 +1030,7 @@ def summarise(tabs: dict[str, list[list[Any]]]) -> str:
 def main() -> None:
     """Write the workbook next to this script and print a summary."""
     tabs = generate()
-    _write(tabs, OUT_PATH)
+    FORM.write(tabs, OUT_PATH)
     print(f"Wrote {OUT_PATH}")
     print(summarise(tabs))
 
