@@ -2,8 +2,9 @@
 """One command to set up and run Delphi Dashboard, or its tests, on a machine with only Python.
 
     python3 run.py            # set up .venv, build the study ($DELPHI_STUDY, else the demo), serve
-    python3 run.py test       # set up .venv (+ Chromium for browser tests), run every test
+    python3 run.py test       # set up .venv (+ Chromium, LibreOffice for the tests), run every test
     python3 run.py bench      # the performance benchmark (see README)
+    python3 run.py --help     # these commands, and how to choose the port and address
 
 Set-up is idempotent: the virtual environment is (re)installed only when a requirements file
 changed.  Extra arguments after ``test`` go to pytest; after ``run`` to ``streamlit run``.
@@ -11,6 +12,7 @@ changed.  Extra arguments after ``test`` go to pytest; after ``run`` to ``stream
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -26,6 +28,33 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 CHROMIUM = Path("/usr/bin/chromium")
+# Debian packages the tests use, and the program each puts on the PATH: the browser tests drive
+# Chromium; the Word documents' tests print them with LibreOffice and read the PDF with poppler.
+TEST_PACKAGES = {"chromium": "chromium", "libreoffice-writer-nogui": "soffice"}
+TEST_PACKAGES["poppler-utils"] = "pdftoppm"
+DPKG_LOCKS = (Path("/var/lib/dpkg/lock-frontend"), Path("/var/lib/dpkg/lock"))
+USAGE = """\
+usage: python3 run.py [COMMAND] [ARGUMENTS...]
+
+Sets up .venv (first run only; again when a requirements file changes), then:
+
+  run     build the study's database if it has no snapshot yet ($DELPHI_STUDY, else the bundled
+          demo) and serve the dashboard with Streamlit (the default command)
+  test    install what the tests need (Debian's chromium, libreoffice-writer-nogui and
+          poppler-utils, as root with apt-get), then ruff and pytest; arguments go to pytest
+  bench   the performance benchmark (python -m bench); arguments go to it
+
+Arguments after `run` (or with no command) go to `streamlit run app.py`. The dashboard listens
+on port 8501 on every address; choose another port or address with Streamlit's options:
+
+  python3 run.py run --server.port 8502
+  python3 run.py run --server.address 127.0.0.1 --server.port 8080
+
+Examples:
+  python3 run.py                        serve the demo study on http://localhost:8501
+  DELPHI_STUDY=my_study.toml python3 run.py
+  python3 run.py test tests/test_docx.py -q
+"""
 
 
 def _say(msg: str) -> None:
@@ -55,20 +84,77 @@ def ensure_venv(requirements: str) -> None:
     stamp.write_text(digest)
 
 
-def ensure_chromium() -> None:
-    """Install Debian's Chromium for the browser tests when missing and we may (root + apt)."""
-    if CHROMIUM.exists():
-        return
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        _say("Installing Debian's chromium for the browser tests")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        _run("apt-get", "update", "-qq", env=env)
-        _run("apt-get", "install", "-y", "-qq", "chromium", env=env, stdout=subprocess.DEVNULL)
-    else:
+def missing_test_packages() -> list[str]:
+    """The Debian packages of ``TEST_PACKAGES`` whose program is not installed."""
+    found = {"chromium": CHROMIUM.exists()}
+    return [
+        pkg
+        for pkg, program in TEST_PACKAGES.items()
+        if not found.get(pkg, shutil.which(program) is not None)
+    ]
+
+
+def dpkg_busy(locks: tuple[Path, ...] = DPKG_LOCKS) -> bool:
+    """Whether another process holds the package manager's lock (apt or dpkg is running, e.g.
+    an unattended upgrade): the lock is taken and released again at once, as apt takes it."""
+    import fcntl
+
+    for lock in locks:
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            continue  # no such lock file, or not ours to open: nothing to wait for
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                return True
+        finally:
+            os.close(fd)  # closing releases a lock taken here
+    return False
+
+
+def ensure_test_packages(
+    missing: list[str] | None = None, locks: tuple[Path, ...] = DPKG_LOCKS
+) -> str | None:
+    """Install the Debian packages the tests use (default: ``missing_test_packages()``) when
+    missing and we may (root + apt).
+
+    Never fails the run: when the package manager is busy (another process holds one of
+    ``locks``) or the install fails, it says so and the tests that need a missing program
+    skip.  Returns why they could not be installed (None: nothing is missing any more), which
+    the test run passes on to the tests' skip reasons (``DELPHI_TEST_PACKAGES``)."""
+    missing = missing_test_packages() if missing is None else missing
+    if not missing:
+        return None
+    skipped = (
+        "the browser tests (chromium) and the Word documents' LibreOffice tests "
+        "(libreoffice-writer-nogui, poppler-utils) that need them will be skipped"
+    )
+    if not (shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0):
+        why = f"not installed and cannot be installed here: {', '.join(missing)}"
+        _say(f"{why[0].upper()}{why[1:]}; {skipped}")
+        return why
+    if dpkg_busy(locks):
         _say(
-            "Chromium not found and cannot be installed here: browser tests will be skipped "
-            "(install Debian's 'chromium' package to run them)"
+            f"The package manager is busy (another process holds the dpkg lock), so "
+            f"{', '.join(missing)} cannot be installed now; {skipped}. Run the tests again "
+            "when it has finished."
         )
+        return f"the package manager was busy, so {', '.join(missing)} could not be installed"
+    _say(f"Installing Debian's {', '.join(missing)} for the tests (first run only)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    wait = ("-o", "DPkg::Lock::Timeout=60")  # a lock taken since the check above: wait a minute
+    try:
+        _run("apt-get", *wait, "update", "-qq", env=env)
+        _run(
+            "apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", *missing,
+            env=env, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        _say(f"apt-get exited with {exc.returncode}: {skipped}")
+        return f"apt-get exited with {exc.returncode} installing {', '.join(missing)}"
+    return None
 
 
 def served_study(environ: Mapping[str, str]) -> tuple[str | None, str]:
@@ -143,12 +229,13 @@ def cmd_run(extra: list[str]) -> int:
 
 def cmd_test(extra: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
-    ensure_chromium()
+    why = ensure_test_packages()
+    env = {**os.environ, "DELPHI_TEST_PACKAGES": why} if why else None
     _say("Lint and format check (ruff)")
     _run(PY, "-m", "ruff", "check", ".")
     _run(PY, "-m", "ruff", "format", "--check", ".")
     _say("Tests (pytest: tests/ and the doctests in lib/)")
-    return subprocess.call([str(PY), "-m", "pytest", *extra], cwd=ROOT)
+    return subprocess.call([str(PY), "-m", "pytest", *extra], cwd=ROOT, env=env)
 
 
 def cmd_bench(extra: list[str]) -> int:
@@ -157,6 +244,9 @@ def cmd_bench(extra: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print(USAGE, end="")
+        return 0
     commands = {"run": cmd_run, "test": cmd_test, "bench": cmd_bench}
     name = argv[0] if argv and argv[0] in commands else "run"
     extra = argv[1:] if argv and argv[0] in commands else argv

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,9 +26,12 @@ __all__ = [
     "GROUP_CONSENSUS",
     "Criterion",
     "StoppingRule",
+    "rule_version_warning",
 ]
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo" / "study.toml"
+# The bundled demos' study files, whose rule versions a copied study must not keep.
+_DEMO_STUDIES = (DEMO_CONFIG, DEMO_CONFIG.parent.parent / "demo-cos" / "study.toml")
 
 _TOP_KEYS = {
     "title",
@@ -471,6 +475,43 @@ def config_from_dict(d: dict[str, Any], base_dir: Path | None = None) -> StudyCo
         stopping=_stopping(d.get("stopping")),
         raw=d,
         **simple,
+    )
+
+
+@cache
+def _demo_rule_versions() -> dict[str, Path]:
+    """The bundled demos' rule versions, each with the workbook its demo reads."""
+    out = {}
+    for study in _DEMO_STUDIES:
+        try:
+            d = tomllib.loads(study.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        version = str(d.get("consensus", {}).get("version", "")).strip()
+        if version:
+            out[version] = (study.parent / str(d.get("source", ""))).resolve()
+    return out
+
+
+def rule_version_warning(cfg: StudyConfig) -> str | None:
+    """What to tell the coordinator when a study that does not read a bundled demo's workbook
+    keeps that demo's consensus rule version (a copied study file): every report would print
+    the demo's pre-registration as this study's.  None when the version is the study's own.
+
+    >>> rule_version_warning(load_config()) is None  # the demo itself
+    True
+    """
+    demo = _demo_rule_versions().get(cfg.rule.version.strip())
+    if demo is None:
+        return None
+    source = cfg.source
+    if source and "://" not in source and Path(source).resolve() == demo:
+        return None
+    return (
+        f"The consensus rule's version “{cfg.rule.version}” is the bundled demo's, copied with "
+        "its study file: every report prints it as this study's pre-registration. Set "
+        "[consensus] version in the study file to your own rule's (e.g. \"v1, pre-registered "
+        'YYYY-MM-DD").'
     )
 
 

@@ -55,8 +55,14 @@ labels = st.data_editor(
 )  # fmt: skip
 rules = setup.RULE_CHOICES  # the presets, and "choose later"
 preset = st.selectbox("Consensus rule", list(rules), format_func=rules.get, key="setup_preset")
+version = st.text_input(
+    "Rule version", key="setup_rule_version", placeholder="v1, pre-registered YYYY-MM-DD",
+    help="The rule's version as you pre-registered it: every report prints it.",
+)  # fmt: skip
+if preset and not version.strip():
+    st.caption("Give the rule's version (and the date it was fixed): reports print it.")
 title = st.text_input("Study title", found.title, key="setup_title")
-final = setup.with_labels(found, labels, preset, title)
+final = setup.with_labels(found, labels, preset, title, version)
 slug = st.text_input("File name", setup.slugify(final.title), key="setup_slug")
 try:
     paths = setup.study_paths(slug)

@@ -53,6 +53,16 @@ def test_refresh_reports_what_it_stored(tmp_path, capsys):
     assert out.startswith("Snapshot 1 stored") and "3 rounds, 15 respondents of 15 invited" in out
 
 
+def test_refresh_counts_one_problem_in_the_singular(tmp_path, capsys):
+    path = tmp_path / "x.duckdb"
+    assert main(["refresh", "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    with store.connect(path) as con:
+        (n,) = con.execute("SELECT n_problems FROM snapshots").fetchone()
+    assert n == 1  # the demo's one validation problem (data/demo/generate.py)
+    assert out.splitlines()[0].endswith(", 1 problem.") and "1 problems" not in out
+
+
 def test_refresh_again_says_no_change(db, capsys):
     assert main(["refresh", "--db", str(db)]) == 0
     assert capsys.readouterr().out.startswith("No change: the source matches snapshot 1")

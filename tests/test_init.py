@@ -507,3 +507,119 @@ def test_page_is_not_offered_in_demo_mode(tmp_path, monkeypatch, demo_db):
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/setup.py")
     assert not (tmp_path / "studies").exists()
+
+
+# --- the consensus rule's version (issue 17.5) ---------------------------------------------------
+
+VERSION = 'v2, pre-registered 2027-01-15 ("OSF" #4)'
+
+
+def test_cli_init_writes_the_rule_version_and_every_report_prints_it(tmp_path, capsys):
+    import html
+    import io
+
+    import openpyxl
+
+    from lib.reports.docx import docx_report
+    from lib.reports.html import html_report
+    from lib.reports.xlsx import xlsx_report
+    from tests.test_docx import _open, _rows, _tables_after
+
+    out, db = tmp_path / "study.toml", tmp_path / "study.duckdb"
+    argv = ["init", str(DEMO_BOOK), "--out", str(out), "--consensus", "pct75"]
+    assert main([*argv, "--rule-version", VERSION]) == 0
+    assert "no version" not in capsys.readouterr().out
+    cfg = load_config(out)
+    assert cfg.rule.version == VERSION and cfg.rule.name == "pct75"
+    refresh(cfg, db)
+    data = _report_data(db, cfg)
+    assert VERSION in html.unescape(html_report(data))
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_report(data)))
+    cells = [c.value for ws in book for row in ws.iter_rows() for c in row]
+    assert VERSION in cells
+    doc = _open(docx_report(data))
+    rule = {r[0]: r[1] for r in _rows(_tables_after(doc, "Consensus definition")[0])}
+    assert rule["Version"] == VERSION
+
+
+def _report_data(db: Path, cfg):
+    from lib.reports.data import build_report_data
+    from lib.reports.inputs import StoreFrames, report_inputs
+
+    with store.connect(db, read_only=True) as con:
+        frames = report_inputs(StoreFrames(con, store.latest_snapshot_id(con)))
+    return build_report_data(frames, cfg)
+
+
+def test_cli_init_with_a_rule_but_no_version_asks_for_it(tmp_path, capsys):
+    out = tmp_path / "study.toml"
+    assert main(["init", str(DEMO_BOOK), "--out", str(out), "--consensus", "median_iqr"]) == 0
+    said = capsys.readouterr().out
+    assert "check: the consensus rule has no version: add --rule-version" in said
+    text = out.read_text(encoding="utf-8")
+    assert 'preset = "median_iqr"' in text and '# version = "v1, pre-registered YYYY-MM-DD"' in text
+    assert load_config(out).rule.version == ""  # reports print "(none given)", never the demo's
+
+
+def test_cli_init_refuses_a_rule_version_without_a_rule(tmp_path, capsys):
+    out = tmp_path / "study.toml"
+    assert main(["init", str(DEMO_BOOK), "--out", str(out), "--rule-version", VERSION]) == 1
+    assert "--consensus" in capsys.readouterr().err and not out.exists()
+
+
+def _copied_demo(tmp_path: Path, source: str) -> Path:
+    """The demo's study file copied for another study, its source changed, the rest kept."""
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    copy = tmp_path / "copied.toml"
+    copy.write_text(
+        text.replace('source = "isotretinoin_delphi.xlsx"', f"source = {json.dumps(source)}")
+    )
+    return copy
+
+
+def test_a_copied_study_file_that_keeps_the_demos_rule_version_is_warned(tmp_path):
+    from lib.config import rule_version_warning
+
+    sheet = _copied_demo(tmp_path, "https://docs.google.com/spreadsheets/d/abc123/edit")
+    warning = rule_version_warning(load_config(sheet))
+    assert warning and "v1, pre-registered 2026-09-01" in warning and "bundled demo" in warning
+    # the demo's own file, and a copy still reading the demo's workbook, are the demo
+    assert rule_version_warning(load_config(DEMO_CONFIG)) is None
+    same = _copied_demo(tmp_path, str(DEMO_BOOK))
+    assert rule_version_warning(load_config(same)) is None
+    # a copy with its own version is not warned
+    own = sheet.read_text(encoding="utf-8").replace("2026-09-01", "2027-03-01")
+    sheet.write_text(own, encoding="utf-8")
+    assert rule_version_warning(load_config(sheet)) is None
+
+
+def test_refresh_of_a_copied_study_file_says_the_rule_version_is_the_demos(tmp_path, capsys):
+    book = tmp_path / "ours.xlsx"
+    book.write_bytes(DEMO_BOOK.read_bytes())  # another study's workbook (same answers)
+    study = _copied_demo(tmp_path, str(book))
+    db = str(tmp_path / "ours.duckdb")
+    assert main(["refresh", "--study", str(study), "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Snapshot 1 stored")
+    assert lines[-1].startswith(
+        "  note: The consensus rule's version “v1, pre-registered 2026-09-01”"
+    )
+    assert main(["refresh", "--study", str(study), "--db", db]) == 0  # and when nothing changed
+    assert "bundled demo's" in capsys.readouterr().out
+
+
+def test_page_writes_the_rule_version_given(setup_page, tmp_path):
+    at = _read(setup_page, str(DEMO_BOOK))
+    at.selectbox(key="setup_preset").set_value("pct75").run()
+    assert any("Give the rule's version" in c.value for c in at.caption)
+    at.text_input(key="setup_rule_version").input(VERSION).run()
+    assert not any("Give the rule's version" in c.value for c in at.caption)
+    text = next(c.value for c in at.code if "[consensus]" in c.value)
+    assert 'preset = "pct75"' in text
+    assert load_config_text(text, tmp_path).rule.version == VERSION
+
+
+def load_config_text(text: str, folder: Path):
+    path = folder / "shown.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)

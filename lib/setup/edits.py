@@ -120,14 +120,24 @@ def labels_frame(p: Proposal) -> pd.DataFrame:
 
 
 def with_labels(
-    p: Proposal, labels: pd.DataFrame | None = None, preset: str | None = None, title: str = ""
+    p: Proposal,
+    labels: pd.DataFrame | None = None,
+    preset: str | None = None,
+    title: str = "",
+    version: str = "",
 ) -> Proposal:
     """``p`` with the scores and no-opinion marks of an edited :func:`labels_frame`, the
-    coordinator's consensus preset and title; ``p`` itself is unchanged."""
+    coordinator's consensus preset with its version, and title; ``p`` itself is unchanged."""
     rows = [] if labels is None else labels.to_dict("records")
     edits = {(r["scale"], r["label"]): r for r in rows}
     scales = [_edited(s, edits) for s in p.scales]
-    return replace(p, scales=scales, preset=preset or None, title=title.strip() or p.title)
+    return replace(
+        p,
+        scales=scales,
+        preset=preset or None,
+        version=version.strip(),
+        title=title.strip() or p.title,
+    )
 
 
 def _edited(s: ScaleDraft, edits: dict) -> ScaleDraft:

@@ -55,6 +55,7 @@ class Proposal:
     notes: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)  # every header of the round tabs
     preset: str | None = None  # the coordinator's consensus preset; None: left to choose
+    version: str = ""  # the rule's version as pre-registered ("v1, pre-registered 2026-09-01")
 
     @property
     def main(self) -> ScaleDraft:

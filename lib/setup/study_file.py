@@ -32,7 +32,7 @@ def proposal_toml(p: Proposal, out_dir: str | Path | None = None) -> str:
         _top(p, out_dir),
         _scale("[scale]", p.main, main=True),
         _rounds(p),
-        _consensus(p.preset),
+        _consensus(p.preset, p.version),
         *[_extra(p, s) for s in p.scales[1:]],
         _PRIVACY,
     ]
@@ -229,7 +229,7 @@ def _questions_line(x: RoundQuestions) -> str:
     return where + f"{hows} ({ids})"
 
 
-def _consensus(preset: str | None) -> str:
+def _consensus(preset: str | None, version: str = "") -> str:
     lines = [
         "# The consensus rule, pre-registered before round 1 and stated in every report.",
         "# Presets:",
@@ -248,6 +248,10 @@ def _consensus(preset: str | None) -> str:
         ]
     else:
         lines += ["[consensus]", f"preset = {q(preset)}"]
+        if version.strip():
+            lines.append(f"version = {q(version.strip())}")
+        else:  # every report prints the version: a blank one reads "(none given)"
+            lines.append('# version = "v1, pre-registered YYYY-MM-DD"   # check: give it')
     return "\n".join(lines) + "\n"
 
 

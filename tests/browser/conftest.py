@@ -7,6 +7,7 @@ aborted, and the test fails if one was attempted.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,9 @@ VIEWPORT = {"width": 1400, "height": 900}
 
 def _missing_browser() -> str | None:
     if not CHROMIUM.exists():
-        return f"{CHROMIUM} not found: install Debian's 'chromium' package to run browser tests"
+        why = os.environ.get("DELPHI_TEST_PACKAGES")  # set by `python3 run.py test`
+        found = f"{CHROMIUM} not found{f' ({why})' if why else ''}"
+        return f"{found}: install Debian's 'chromium' package to run browser tests"
     try:
         import playwright  # noqa: F401
     except ImportError:
