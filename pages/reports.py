@@ -5,24 +5,27 @@ from functools import partial
 import streamlit as st
 
 from lib import ui
-from lib.analysis import summary
+from lib.analysis import agreement, stability, summary
 from lib.reports import data as rd
-from lib.reports.feedback import feedback_parts, feedback_zip, mail_merge_csv
+from lib.reports.docx import DOCX_MIME, docx_report, write_feedback_docx_zip
+from lib.reports.feedback import feedback_parts, mail_merge_csv, write_feedback_zip
 from lib.reports.html import html_report
 from lib.reports.inputs import feedback_inputs, report_inputs
-from lib.reports.pdf import feedback_pdf_zip, pdf_browser
+from lib.reports.pdf import pdf_browser, write_feedback_pdf_zip
 from lib.reports.xlsx import metrics_csv, xlsx_report
 
 CSV, ZIP = "text/csv", "application/zip"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT = [  # label, build(data), file name suffix, mime type, widget key, icon
     ("HTML report", html_report, ".html", "text/html", "dl_report_html", "description"),
+    ("Word (DOCX)", docx_report, ".docx", DOCX_MIME, "dl_report_docx", "article"),
     ("Workbook (XLSX)", xlsx_report, ".xlsx", XLSX, "dl_report_xlsx", "table"),
     ("Metrics (CSV)", metrics_csv, "_metrics.csv", CSV, "dl_metrics_csv", "csv"),
 ]
 HELP = {
     "dl_report_html": "One file that opens offline and prints to PDF from a browser.",
-    "dl_fb_pdf": "Printed by Chromium on the server; takes a few seconds.",
+    "dl_report_docx": "To edit the methods and results into a manuscript (Word, LibreOffice).",
+    "dl_fb_pdf": "Printed by Chromium on the server, about a second per panelist; you can cancel.",
 }
 ui.require_router()
 st.title("Reports")
@@ -32,14 +35,27 @@ cfg, sid = ui.config(), ui.snapshot_id()
 committee, coordinator = ui.at_least("committee"), ui.at_least("coordinator")
 
 
+def statistics() -> tuple:
+    """Kendall's W and the stability between rounds as Trends and the Overview cached them."""
+    return (
+        ui.stat(agreement.kendall_w, False, cfg.scale_map),
+        ui.stat(stability.stability, cfg.rule.agree, cfg.scale_map),
+    )
+
+
 @st.cache_data(max_entries=8, show_spinner="Preparing the report…")
 def report(db: str, snap: int, study: str | None, said: bool, every: bool) -> rd.ReportData:
-    return rd.build_report_data(report_inputs(ui, include_comments=said, all_groups=every), cfg)
+    frames = report_inputs(ui, include_comments=said, all_groups=every)
+    # the pages' statistics hold for the snapshot's own rule only
+    same = rd.snapshot_scales(frames.info, cfg).main.rule == cfg.rule
+    return rd.build_report_data(frames, cfg, statistics if same else None)
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the feedback…")
 def feedback(db: str, snap: int, study: str | None, rnd: int) -> tuple[rd.FeedbackData, dict]:
-    fd = rd.build_feedback_data(feedback_inputs(ui), ui.config(), rnd)
+    frames = feedback_inputs(ui)
+    same = rd.snapshot_scales(frames.info, cfg).main.rule == cfg.rule
+    fd = rd.build_feedback_data(frames, ui.config(), rnd, statistics if same else None)
     return fd, feedback_parts(fd)
 
 
@@ -74,16 +90,48 @@ st.caption(
     "Files are named by pseudonym; the mail-merge file links each to an email address."
 )
 pdf, merge = pdf_browser(), partial(mail_merge_csv, recipients=ui.recipients())
-pdf_zip = partial(feedback_pdf_zip, browser=pdf) if pdf else None
 FEEDBACK = [  # as REPORT; a file whose build is None is not offered
-    ("All feedback (ZIP of HTML)", feedback_zip, "_html.zip", ZIP, "dl_fb_zip", "folder_zip"),
     ("Mail-merge list (CSV)", merge, "_mail_merge.csv", CSV, "dl_fb_merge", "mail"),
-    ("All feedback (ZIP of PDF)", pdf_zip, "_pdf.zip", ZIP, "dl_fb_pdf", "picture_as_pdf"),
 ]
 ui.download_buttons(fd, f"feedback_round{rnd}", FEEDBACK, HELP)
+# the packs of every panelist's document: prepared with a progress bar, then downloaded
+stem, token = f"feedback_round{rnd}", (sid, rnd)
+with st.container(horizontal=True):
+    ui.prepared_download(
+        "All feedback (ZIP of HTML)",
+        partial(write_feedback_zip, fd),
+        f"{stem}_html.zip",
+        ZIP,
+        "dl_fb_zip",
+        token,
+        icon="folder_zip",
+    )
+    ui.prepared_download(
+        "All feedback (ZIP of Word)",
+        partial(write_feedback_docx_zip, fd),
+        f"{stem}_docx.zip",
+        ZIP,
+        "dl_fb_docx",
+        token,
+        icon="article",
+    )
+    if pdf:
+        ui.prepared_download(
+            "All feedback (ZIP of PDF)",
+            lambda out, progress: write_feedback_pdf_zip(fd, pdf, out, progress),
+            f"{stem}_pdf.zip",
+            ZIP,
+            "dl_fb_pdf",
+            token,
+            icon="picture_as_pdf",
+            help=HELP["dl_fb_pdf"],
+            cancel=True,
+        )
 if not pdf:
     st.caption(
         "PDF needs Chromium on the server (e.g. `apt-get install chromium`); until "
         "then, download the HTML files and print them from a browser."
     )
-ui.feedback_preview(fd, parts, key="fb_preview")
+# rendered only when asked for: a collapsed expander still sends its document to the browser
+if st.toggle("Preview a panelist's document", key="fb_preview_on"):
+    ui.feedback_preview(fd, parts, key="fb_preview")

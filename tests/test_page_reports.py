@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
+import docx
 import openpyxl
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
@@ -19,7 +21,7 @@ from lib.auth import hash_password
 from lib.reports.pdf import pdf_browser
 from tests.helpers import Page
 
-REPORT = {"dl_report_html", "dl_report_xlsx", "dl_metrics_csv"}
+REPORT = {"dl_report_html", "dl_report_docx", "dl_report_xlsx", "dl_metrics_csv"}
 COORDINATOR = {"dl_fb_zip", "dl_fb_merge", "dl_next_csv", "dl_next_xlsx"}
 NEXT_ROUND_PAGE = "pages/next_round.py"
 
@@ -76,23 +78,45 @@ def test_committee_edits_the_narrative_of_the_report(app, downloads):
     assert "Our agreed methods text." in Page(downloads["delphi_report_snapshot1.html"]()).text
     wb = openpyxl.load_workbook(io.BytesIO(downloads["delphi_report_snapshot1.xlsx"]()))
     assert wb["Methods"]["B2"].value == "Our agreed methods text."
+    word = docx.Document(io.BytesIO(downloads["delphi_report_snapshot1.docx"]()))
+    assert "Our agreed methods text." in [p.text for p in word.paragraphs]
 
 
 def test_coordinator_gets_feedback_and_next_round_downloads(app, downloads):
     at = _open(app, None, NEXT_ROUND_PAGE)  # the next-round builder has its own page
     keys = _keys(at)
     at.switch_page("pages/reports.py").run()
+    at.button(key="dl_fb_zip__go").click().run()  # the pack is prepared first, with progress
+    assert not at.exception
     keys |= _keys(at)
     assert REPORT | COORDINATOR <= keys
-    assert ("dl_fb_pdf" in keys) == (pdf_browser() is not None)
-    assert len(at.get("iframe")) == 1  # the preview of one feedback document
+    names = zipfile.ZipFile(io.BytesIO(downloads["feedback_round3_html.zip"])).namelist()
+    assert len(names) == 15 and names[0] == "feedback_round3_P01.html"
+    at.button(key="dl_fb_docx__go").click().run()  # the Word pack, prepared the same way
+    assert not at.exception and "dl_fb_docx" in _keys(at)
+    words = zipfile.ZipFile(io.BytesIO(downloads["feedback_round3_docx.zip"])).namelist()
+    assert words == [n.removesuffix(".html") + ".docx" for n in names]
+    assert ("dl_fb_pdf__go" in {b.key for b in at.button}) == (pdf_browser() is not None)
     merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]())))
     assert len(merge) == 15 and merge[0]["file_name"] == "feedback_round3_P01.html"
 
 
+def test_feedback_pack_is_not_built_until_asked_for(app, downloads):
+    at = _open(app, None)
+    assert "dl_fb_zip" not in _keys(at) and "feedback_round3_html.zip" not in downloads
+    assert at.button(key="dl_fb_zip__go").label == "Prepare All feedback (ZIP of HTML)"
+
+
+def test_feedback_preview_is_rendered_only_when_opened(app):
+    at = _open(app, None)
+    assert not at.get("iframe")  # a collapsed preview sends no document
+    at.toggle(key="fb_preview_on").set_value(True).run()
+    assert not at.exception and len(at.get("iframe")) == 1
+
+
 def test_coordinator_next_round_export_follows_the_editor(app, downloads):
     at = _open(app, None, NEXT_ROUND_PAGE)
-    at.session_state["nr_plan_1"] = {
+    at.session_state["nr_plan_1_3"] = {  # snapshot 1, round 3 closed
         "edited_rows": {
             0: {"action": "revise", "revised_text": "Clearer wording."},
             1: {"action": "drop"},
@@ -121,7 +145,7 @@ def test_coordinator_next_round_export_follows_the_editor(app, downloads):
 
 def test_next_round_problem_blocks_the_export(app):
     at = _open(app, None, NEXT_ROUND_PAGE)
-    at.session_state["nr_plan_1"] = {
+    at.session_state["nr_plan_1_3"] = {  # snapshot 1, round 3 closed
         "edited_rows": {0: {"action": "revise"}},
         "added_rows": [],
         "deleted_rows": [],

@@ -16,11 +16,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lib.charts.base import STATUS_COLORS, STATUS_LABELS, likert_colors
-from lib.reports.scale_uses import DONT_KNOW_COLOR
+from lib.reports.scale_uses import DONT_KNOW_COLOR, clean_labels
 from lib.textsafe import short
 
 __all__ = [
     "FlowStep",
+    "clean_labels",
+    "point_text",
     "DistributionRow",
     "final_agreement_chart",
     "distribution_bar",
@@ -29,6 +31,13 @@ __all__ = [
 ]
 
 _FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=12)
+
+
+def point_text(score: int, label: str) -> str:
+    """One point as a reader sees it: "9 · Strongly agree", or "2" for a point whose label is
+    its number (never "2 · 2")."""
+    words = clean_labels({score: label})[score]
+    return str(score) if words == str(score) else f"{score} · {words}"
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ def distribution_rows(
     total = sum(counts.get(s, 0) for s in labels) + extra
     rows = [
         DistributionRow(
-            f"{s} · {labels[s]}" if numbered else labels[s],
+            point_text(s, labels[s]) if numbered else labels[s],
             counts.get(s, 0),
             s,
             _pct(counts.get(s, 0), total),

@@ -10,17 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from lib.analysis import agreement, participation, stability
+from lib.analysis import agreement, participation, stability, stopping
 from lib.analysis.rules import Rule
 from lib.analysis.scales import ScaleMap
 from lib.config import StudyConfig, config_from_dict
 from lib.reports import narrative
+from lib.reports.charts import clean_labels
 from lib.reports.decisions import Eligibility, Stopping, eligibility_of, stopping_of
 from lib.reports.groups import (
     FeedbackGroups,
@@ -38,6 +40,7 @@ __all__ = [
     "FeedbackData",
     "build_report_data",
     "build_feedback_data",
+    "final_round",
     "with_narrative",
     "panel_statistics",
     "software_versions",
@@ -99,9 +102,16 @@ class FeedbackData:
     panelists: tuple[str, ...]  # everyone to write to
     responded: frozenset[str]
     groups: FeedbackGroups | None = None  # each panelist's group, when the study has them
+    # the study's last round: the last rated, and the stopping rule says stop after it (then
+    # the feedback thanks the panel instead of inviting it to the next round)
+    final: bool = False
 
 
-def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
+def build_report_data(
+    frames: ReportInputs,
+    cfg: StudyConfig,
+    statistics: Callable[[], tuple[pd.DataFrame, pd.DataFrame]] | None = None,
+) -> ReportData:
     """A snapshot's report: metrics, flows, panel, statistics and a drafted narrative.
 
     The panel's groups are pooled under ``cfg.min_group_size`` whoever asks: a report is made
@@ -110,12 +120,19 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
     committee's); otherwise small groups are pooled as observers see them.  The stopping rule
     is the study file's (``cfg.stopping``, as the Overview judges it), applied after the last
     round rated; the eligibility counts are the snapshot's own.
+
+    ``statistics`` returns Kendall's W per round and the stability between rounds as the
+    caller already computed them for this snapshot and rule (the pages' cached ones, the same
+    calls as :func:`panel_statistics`); None: computed here from the ratings.
     """
     info = frames.info
     scales = snapshot_scales(info, cfg)
     rule, denom = scales.main.rule, scales.main.no_opinion_in_denominator
     metrics = annotate_metrics(frames.metrics, frames.statements, rule, denom, scales)
-    kendall, stab, note = panel_statistics(frames.ratings, frames.statements, rule, scales)
+    if statistics is None:
+        kendall, stab, note = panel_statistics(frames.ratings, frames.statements, rule, scales)
+    else:
+        kendall, stab, note = _given(statistics)
     choice = snapshot_groups(info, cfg)
     groups = None
     if choice is not None:
@@ -164,9 +181,13 @@ def build_report_data(frames: ReportInputs, cfg: StudyConfig) -> ReportData:
 
 
 def build_feedback_data(
-    frames: FeedbackInputs, cfg: StudyConfig, round_: int | None = None
+    frames: FeedbackInputs,
+    cfg: StudyConfig,
+    round_: int | None = None,
+    statistics: Callable[[], tuple[pd.DataFrame, pd.DataFrame]] | None = None,
 ) -> FeedbackData:
-    """What the feedback after ``round_`` (default: the last round) needs."""
+    """What the feedback after ``round_`` (default: the last round) needs; ``statistics`` as
+    for :func:`build_report_data` (only the stability is used: was this the last round?)."""
     info, metrics = frames.info, frames.metrics
     rounds = sorted(metrics["round"].unique())
     rnd = rounds[-1] if round_ is None else round_
@@ -202,7 +223,44 @@ def build_feedback_data(
         panelists=tuple(frames.recipients["panelist"]),
         responded=frozenset(resp.loc[resp["round"] == rnd, "panelist"]),
         groups=groups,
+        final=final_round(frames, cfg, int(rnd), scales, statistics),
     )
+
+
+def final_round(
+    frames: FeedbackInputs,
+    cfg: StudyConfig,
+    rnd: int,
+    scales: ScaleMap,
+    statistics: Callable[[], tuple[pd.DataFrame, pd.DataFrame]] | None = None,
+) -> bool:
+    """Whether round ``rnd`` ended the study: it is the last round rated and the pre-registered
+    stopping rule (``[stopping]``, ``lib.analysis.stopping``) says stop after it.  Without a
+    rule, or a "when stable" rule without the statements to judge stability by, it did not."""
+    rule = cfg.stopping
+    if rule is None or rnd != int(frames.metrics["round"].max()):
+        return False
+    if rule.max_rounds is not None and rnd >= rule.max_rounds:
+        return True  # no need to compute the stability between rounds
+    if rule.when_stable and frames.statements is None:
+        return False
+    stab = pd.DataFrame(columns=["round", "statement_id", "verdict", "note"])
+    if rule.when_stable:
+        per_scale = scales if scales.mixed else None
+        try:
+            stab = (
+                statistics()[1]
+                if statistics is not None
+                else stability.stability(
+                    frames.ratings, frames.statements, scales.main.rule.agree, per_scale
+                )
+            )
+        except Exception:  # as panel_statistics: not computed, so not judged
+            return False
+    try:
+        return stopping.verdict(frames.metrics, stab, rule, rnd).decision == "stop"
+    except ValueError:  # nothing rated up to the round
+        return False
 
 
 def with_narrative(data: ReportData, text: str | None) -> ReportData:
@@ -211,9 +269,10 @@ def with_narrative(data: ReportData, text: str | None) -> ReportData:
 
 
 def scale_labels(cfg: StudyConfig) -> dict[int, str]:
-    """Score -> label of the study's scale (the score itself where no label is configured)."""
+    """Score -> label of the study's scale (the score itself where no label is configured; a
+    Forms-style "1 - Strongly disagree" without the score it repeats)."""
     names = {v: k for k, v in cfg.labels.items()}
-    return {s: names.get(s, str(s)) for s in range(cfg.scale_min, cfg.scale_max + 1)}
+    return clean_labels({s: names.get(s, str(s)) for s in range(cfg.scale_min, cfg.scale_max + 1)})
 
 
 def snapshot_scales(info: dict[str, Any], cfg: StudyConfig) -> ScaleMap:
@@ -264,6 +323,17 @@ def panel_statistics(
         )
     except Exception as exc:  # the report must still be produced; the note says what failed
         return pd.DataFrame(), pd.DataFrame(), f"Not computed: {type(exc).__name__}: {exc}"
+
+
+def _given(
+    statistics: Callable[[], tuple[pd.DataFrame, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The caller's statistics, or a note why not, as :func:`panel_statistics` gives them."""
+    try:
+        kendall, stab = statistics()
+    except Exception as exc:  # as panel_statistics: the report is still produced
+        return pd.DataFrame(), pd.DataFrame(), f"Not computed: {type(exc).__name__}: {exc}"
+    return kendall, stab, ""
 
 
 def software_versions() -> dict[str, str]:

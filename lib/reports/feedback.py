@@ -13,9 +13,11 @@ import base64
 import datetime as dt
 import io
 import re
+import tempfile
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 from markupsafe import Markup
@@ -29,15 +31,29 @@ from lib.reports.safety import safe_csv
 from lib.reports.scale_uses import no_opinion_label, point_labels
 
 __all__ = [
+    "COMMENTS_SHOWN",
     "StatementPart",
     "feedback_file_name",
     "feedback_parts",
     "feedback_html",
     "feedback_data_url",
     "feedback_zip",
+    "feedback_documents",
+    "own_answers",
+    "write_feedback_zip",
+    "write_zip",
     "mail_merge_csv",
     "zip_files",
+    "Progress",
 ]
+
+# progress(done, total): called after each document of a pack (the page's progress bar)
+Progress = Callable[[int, int], None]
+
+# Comments shown per statement in a panelist's document: at the L benchmark size (2,000
+# panelists, ~52 comments per statement) every document repeated all 10,400 comments of the
+# round (1.3 MB each); the coordinator holds every comment (the report's workbook).
+COMMENTS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,9 @@ class StatementPart:
     rows: dict[int | str | None, Markup] = field(default_factory=dict)
     judged: dict[str, Any] = field(default_factory=dict)  # how its scale reads it (_judged)
     groups: dict[str, Markup] = field(default_factory=dict)
+    # the whole card drawn for each (own answer, group) met so far: a panelist's document is
+    # then a join of cards, not a template loop (2,000 documents × 200 statements at L)
+    cards: dict[tuple[Any, ...], Markup] = field(default_factory=dict)
 
     @property
     def word(self) -> str:
@@ -74,11 +93,15 @@ def feedback_file_name(fd: FeedbackData, panelist: str, ext: str = "html") -> st
     return f"feedback_round{fd.round}_{re.sub(r'[^A-Za-z0-9_-]', '_', panelist)}.{ext}"
 
 
-def feedback_parts(fd: FeedbackData) -> dict[str, StatementPart]:
+def feedback_parts(
+    fd: FeedbackData, comments_shown: int = COMMENTS_SHOWN
+) -> dict[str, StatementPart]:
     """Per statement of the round (in order), the panel's side of the feedback, built once.
 
-    One pass over the distribution and the comments instead of a filter per statement and
-    panelist (the preview took 85 ms of the Reports page's rerun at the S benchmark size)."""
+    Each statement carries its own comments, the first ``comments_shown`` of them with a count
+    of the rest.  One pass over the distribution and the comments instead of a filter per
+    statement and panelist (the preview took 85 ms of the Reports page's rerun at the S
+    benchmark size)."""
     counts: dict[str, dict[int, int]] = {}
     not_counted: dict[str, int] = {}
     for sid, answer, n in zip(
@@ -99,7 +122,7 @@ def feedback_parts(fd: FeedbackData) -> dict[str, StatementPart]:
     for r in fd.metrics.itertuples():
         sid = r.statement_id
         scale = fd.scales.scale_for(fd.round, sid)
-        labels = point_labels(scale, fd.scale)
+        labels = charts.clean_labels(point_labels(scale, fd.scale))
         label, n_no = no_opinion_label(scale), not_counted.get(sid, 0)
         counted = scale.no_opinion_in_denominator
         judged = _judged(r, scale, labels, n_no)
@@ -107,7 +130,7 @@ def feedback_parts(fd: FeedbackData) -> dict[str, StatementPart]:
             statement_id=sid,
             head=html.head(r),
             summary=html.summary(r, scale.rule.agree, judged),
-            said=html.said(said.get(sid, [])),
+            said=html.said(*_capped(said.get(sid, []), comments_shown)),
             counts=counts.get(sid, {}),
             other={} if counted else {f"{label} (not counted)": n_no},
             scale=scale,
@@ -116,6 +139,12 @@ def feedback_parts(fd: FeedbackData) -> dict[str, StatementPart]:
             judged=judged,
         )
     return parts
+
+
+def _capped(comments: list[str], shown: int) -> tuple[list[str], int]:
+    """The comments a document shows (the first ``shown``, in the stored order) and how many
+    more there are."""
+    return comments[:shown], max(0, len(comments) - shown)
 
 
 def _judged(r: Any, scale: Scale, labels: dict[int, str], n_no_opinion: int) -> dict[str, Any]:
@@ -174,41 +203,67 @@ def _own(own: tuple[Any, Any] | None) -> tuple[str, int | None]:
     return ("no_opinion" if bool(no_opinion) else "blank"), None
 
 
+def own_answers(fd: FeedbackData) -> dict[str, dict[str, tuple[Any, Any]]]:
+    """Each panelist's answers of the round (statement -> (rating, no_opinion)), in one pass
+    over the ratings instead of a filter of the whole round per panelist (at the L benchmark
+    size, 400,000 rows filtered 2,000 times)."""
+    out: dict[str, dict[str, tuple[Any, Any]]] = {}
+    r = fd.ratings
+    cols = (r[c].tolist() for c in ("panelist", "statement_id", "rating", "no_opinion"))
+    for who, sid, rating, no_op in zip(*cols, strict=True):
+        out.setdefault(who, {})[sid] = (rating, no_op)
+    return out
+
+
 def feedback_html(
-    fd: FeedbackData, panelist: str, parts: dict[str, StatementPart] | None = None
+    fd: FeedbackData,
+    panelist: str,
+    parts: dict[str, StatementPart] | None = None,
+    own: dict[str, tuple[Any, Any]] | None = None,
 ) -> str:
     """One panelist's feedback: per statement the panel's results with their own rating marked.
 
     ``parts`` (from :func:`feedback_parts`) saves recomputing the panel's side for every
-    panelist.
+    panelist, and ``own`` (their entry of :func:`own_answers`) filtering the round's ratings.
     """
     parts = parts if parts is not None else feedback_parts(fd)
-    mine = fd.ratings[fd.ratings["panelist"] == panelist]
-    own = {
-        sid: (rating, no_op)
-        for sid, rating, no_op in zip(
-            mine["statement_id"], mine["rating"], mine["no_opinion"], strict=True
-        )
-    }
-    cards = []
+    if own is None:
+        mine = fd.ratings[fd.ratings["panelist"] == panelist]
+        own = {
+            sid: (rating, no_op)
+            for sid, rating, no_op in zip(
+                mine["statement_id"], mine["rating"], mine["no_opinion"], strict=True
+            )
+        }
     groups = fd.groups
     group = groups.own.get(panelist) if groups is not None else None
-    for sid, part in parts.items():
-        kind, score = _own(own.get(sid))
-        mark = "no_opinion" if kind == "no_opinion" and part.dont_know else score
-        line = None
-        if groups is not None and group is not None:
-            line = _group_line(groups, part, group, fd.rule.agree)
-        cards.append((part, score, _own_text(part, kind, score), _rows(part, fd.scale, mark), line))
+    cards = Markup("").join(_card(fd, part, own.get(sid), group) for sid, part in parts.items())
     return render(
         "feedback.html.j2",
         fd=fd,
         panelist=panelist,
         cards=cards,
+        words=list(dict.fromkeys(p.word for p in parts.values())),
         round_rules=_round_rules(fd, parts),
         took_part=panelist in fd.responded,
         css=stylesheet("base.css", "feedback.css", "charts.css", *_extra_css(fd)),
     )
+
+
+def _card(fd: FeedbackData, part: StatementPart, answer: Any, group: str | None) -> Markup:
+    """One statement's card for a panelist who gave ``answer`` (in ``group``), drawn once per
+    distinct answer and group."""
+    kind, score = _own(answer)
+    key = (kind, score, group)
+    if key not in part.cards:
+        mark = "no_opinion" if kind == "no_opinion" and part.dont_know else score
+        line = None
+        if fd.groups is not None and group is not None:
+            line = _group_line(fd.groups, part, group, fd.rule.agree)
+        part.cards[key] = macros("_statement.html.j2").card(
+            part, score, _own_text(part, kind, score), _rows(part, fd.scale, mark), line
+        )
+    return part.cards[key]
 
 
 def _extra_css(fd: FeedbackData) -> list[str]:
@@ -220,7 +275,7 @@ def _own_text(part: StatementPart, kind: str, score: int | None) -> str:
     """The panelist's own answer in the statement's scale's words."""
     if kind == "score":
         label = part.labels.get(score, score) if score is not None else ""
-        return str(label) if part.word == "answer" else f"{score} · {label}"
+        return str(label) if part.word == "answer" else charts.point_text(score, str(label))
     if kind == "no_opinion":
         scale = part.scale
         return scale.no_opinion[0] if scale is not None and scale.no_opinion else "no opinion"
@@ -254,23 +309,54 @@ def feedback_data_url(
     return f"data:text/html;base64,{doc}"
 
 
+def write_zip(
+    out: BinaryIO,
+    files: Iterable[tuple[str, str | bytes]],
+    when: dt.datetime,
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> None:
+    """Write ``files`` ((name, content) pairs, made one at a time) into a ZIP on ``out``, every
+    entry dated ``when``; ``progress(done, total)`` after each.  Only one file's content is
+    held at a time: the archive grows on ``out`` (a temporary file) as they come."""
+    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for done, (name, content) in enumerate(files, start=1):
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            # level 1: the documents repeat their markup, so it compresses nearly as well as
+            # the default level 6 (within a few percent) at several times the speed
+            zf.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+            if progress is not None:
+                progress(done, total if total is not None else done)
+
+
 def zip_files(files: dict[str, str | bytes], when: dt.datetime) -> bytes:
     """A ZIP of ``files`` (name -> content), every entry dated ``when``."""
     buf = io.BytesIO()
-    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, content in files.items():
-            zf.writestr(
-                zipfile.ZipInfo(name, date_time=stamp), content, compress_type=zipfile.ZIP_DEFLATED
-            )
+    write_zip(buf, files.items(), when)
     return buf.getvalue()
 
 
+def feedback_documents(fd: FeedbackData) -> Iterator[tuple[str, str]]:
+    """Every panelist's feedback as (file name, HTML), made one at a time, by pseudonym."""
+    parts, answers = feedback_parts(fd), own_answers(fd)
+    for p in fd.panelists:
+        yield feedback_file_name(fd, p), feedback_html(fd, p, parts, answers.get(p, {}))
+
+
+def write_feedback_zip(fd: FeedbackData, out: BinaryIO, progress: Progress | None = None) -> None:
+    """Every panelist's feedback as HTML files in a ZIP written on ``out``, document by
+    document; ``progress(done, total)`` after each document."""
+    write_zip(out, feedback_documents(fd), fd.snapshot["created_at"], progress, len(fd.panelists))
+
+
 def feedback_zip(fd: FeedbackData) -> bytes:
-    """Every panelist's feedback as HTML files in one ZIP, named by pseudonym."""
-    parts = feedback_parts(fd)
-    files = {feedback_file_name(fd, p): feedback_html(fd, p, parts) for p in fd.panelists}
-    return zip_files(files, fd.snapshot["created_at"])
+    """Every panelist's feedback as HTML files in one ZIP, named by pseudonym (the archive
+    built in a temporary file that spills to disk past 64 MB, then read back)."""
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as tmp:
+        write_feedback_zip(fd, tmp)
+        tmp.seek(0)
+        return tmp.read()
 
 
 def mail_merge_csv(fd: FeedbackData, recipients: pd.DataFrame, ext: str = "html") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from lib.analysis.scales import ScaleMap
 from lib.analysis.stability import STABILITY_RULE
@@ -30,7 +31,12 @@ from lib.reports.uncertainty import ITEM as UNCERTAINTY_ITEM
 from lib.reports.uncertainty import SECTION as UNCERTAINTY_SECTION
 from lib.reports.uncertainty import uncertainty_view
 
-__all__ = ["CHECKLIST", "GROUP_ITEM", "SECTIONS", "html_report"]
+__all__ = ["CHECKLIST", "COMMENTS_SHOWN", "GROUP_ITEM", "SECTIONS", "html_report"]
+
+# Comments the HTML report shows per statement and round; the rest are counted, and every
+# comment is in the workbook's Comments sheet (at the L benchmark size, 41,000 comments made
+# the report several megabytes of text).
+COMMENTS_SHOWN = 10
 
 # Reporting items of ACCORD 2024 / CREDES 2017 and where this report answers each.
 CHECKLIST = [
@@ -108,6 +114,7 @@ def html_report(data: ReportData) -> str:
         stability=_stability_table(data.stability, data.scales),
         stability_rule=STABILITY_RULE.replace("**", ""),
         comments=None if data.comments is None else _comments(data.comments),
+        comments_shown=COMMENTS_SHOWN,
         groups=None if data.groups is None else groups_view(data, data.groups),
         uncertainty=uncertainty_view(data),
         checklist=table(
@@ -152,7 +159,7 @@ def _figures(data: ReportData, final: pd.DataFrame) -> list[str]:
         final_chart = charts.final_agreement_chart(shown, None, agree_range, lines)
     else:
         final_chart = charts.final_agreement_chart(shown, data.rule.threshold, f"{lo:g}–{hi:g}")
-    figs = [status_by_round_chart(data.metrics), final_chart]
+    figs = [_for_print(status_by_round_chart(data.metrics)), _for_print(final_chart)]
     config = {"displaylogo": False, "responsive": True, "displayModeBar": False}
     return [
         fig.to_html(
@@ -160,6 +167,18 @@ def _figures(data: ReportData, final: pd.DataFrame) -> list[str]:
         )
         for i, fig in enumerate(figs)
     ]
+
+
+def _for_print(fig: go.Figure) -> go.Figure:
+    """The chart with its y labels clear of the plot: Plotly sets them flush against it, and
+    printed text runs a little wider than on screen, so on paper "Round 1" ran into its bar.
+    An invisible 6 px tick keeps them apart, and the left margin is wide enough for the
+    labels (about 7 px a character at 12 px) whatever the width the page is printed at."""
+    labels = [str(v) for trace in fig.data if trace.y is not None for v in trace.y]
+    widest = max((len(x) for x in labels), default=0)
+    return fig.update_layout(margin_l=22 + 7 * widest).update_yaxes(
+        ticks="outside", ticklen=6, tickcolor="rgba(0,0,0,0)"
+    )
 
 
 def _agree_ranges(used: list[ScaleUsed]) -> tuple[str, dict[str, float]]:

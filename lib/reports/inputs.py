@@ -58,6 +58,9 @@ class FeedbackInputs:
     recipients: pd.DataFrame  # feedback_recipients: everyone to write to
     respondents: pd.DataFrame  # respondents_for
     panel_attributes: pd.DataFrame  # panel_attributes: each panelist's stakeholder group
+    # statements_for: for the stability between rounds a "stop when stable" rule judges by;
+    # None: not read (the feedback then never says a round was the last unless max_rounds does)
+    statements: pd.DataFrame | None = None
 
 
 class SnapshotFrames(Protocol):
@@ -169,4 +172,5 @@ def feedback_inputs(source: SnapshotFrames) -> FeedbackInputs:
         recipients=source.recipients(),
         respondents=source.respondents(),
         panel_attributes=source.panel(),
+        statements=source.statements(),
     )

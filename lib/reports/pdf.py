@@ -7,11 +7,19 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from lib.reports.data import FeedbackData
-from lib.reports.feedback import feedback_file_name, feedback_html, feedback_parts, zip_files
+from lib.reports.feedback import (
+    Progress,
+    feedback_file_name,
+    feedback_html,
+    feedback_parts,
+    own_answers,
+    write_zip,
+)
 
-__all__ = ["pdf_browser", "html_to_pdf", "feedback_pdf_zip"]
+__all__ = ["pdf_browser", "html_to_pdf", "feedback_pdf_zip", "write_feedback_pdf_zip"]
 
 
 def pdf_browser() -> str | None:
@@ -55,17 +63,41 @@ def html_to_pdf(html: str, browser: str, timeout: float = 90.0) -> bytes:
         return out.read_bytes()
 
 
+def write_feedback_pdf_zip(
+    fd: FeedbackData,
+    browser: str,
+    out: BinaryIO,
+    progress: Progress | None = None,
+    workers: int = 4,
+) -> None:
+    """Every panelist's feedback as PDF files in a ZIP written on ``out`` (printed by headless
+    Chromium, ``workers`` at a time), each written as soon as it and those before it are
+    printed; ``progress(done, total)`` after each.
+
+    If ``progress`` raises (the page's Cancel button stops the script there), the documents
+    not yet started are never printed: the pool is shut down with its queue cancelled, and at
+    most ``workers`` prints already running finish on their own.
+    """
+    parts, answers = feedback_parts(fd), own_answers(fd)
+
+    def printed(p: str) -> bytes:
+        return html_to_pdf(feedback_html(fd, p, parts, answers.get(p, {})), browser)
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        pdfs = pool.map(printed, fd.panelists)  # taken in order, each as soon as it is printed
+        files = (
+            (feedback_file_name(fd, p, "pdf"), pdf)
+            for p, pdf in zip(fd.panelists, pdfs, strict=True)
+        )
+        write_zip(out, files, fd.snapshot["created_at"], progress, len(fd.panelists))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def feedback_pdf_zip(fd: FeedbackData, browser: str, workers: int = 4) -> bytes:
     """Every panelist's feedback as PDF files in one ZIP (printed by headless Chromium)."""
-    parts = feedback_parts(fd)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pdfs = dict(
-            zip(
-                fd.panelists,
-                pool.map(lambda p: html_to_pdf(feedback_html(fd, p, parts), browser), fd.panelists),
-                strict=True,
-            )
-        )
-    return zip_files(
-        {feedback_file_name(fd, p, "pdf"): pdfs[p] for p in fd.panelists}, fd.snapshot["created_at"]
-    )
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as tmp:
+        write_feedback_pdf_zip(fd, browser, tmp, workers=workers)
+        tmp.seek(0)
+        return tmp.read()

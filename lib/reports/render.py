@@ -28,6 +28,7 @@ __all__ = [
     "stylesheet",
     "text",
     "number",
+    "rule_in_words",
     "Table",
     "table",
     "frame_table",
@@ -50,6 +51,56 @@ def number(value: Any, fmt: str = "{:g}") -> str:
     ('4', '–', '88%')
     """
     return "–" if value is None or pd.isna(value) else fmt.format(value)
+
+
+def _rng(r: tuple) -> str:
+    return f"{r[0]:g}–{r[1]:g}" if r[0] != r[1] else f"{r[0]:g}"
+
+
+def _conditions(rule: Any, side: tuple, other: tuple, median: tuple | None) -> str:
+    """What a statement needs on one side of the rule, as a clause: "at least 75% rate it 7–9
+    and fewer than 15% rate it 1–3"."""
+    parts = []
+    if rule.threshold is not None:
+        parts.append(f"at least {rule.threshold:g}% rate it {_rng(side)}")
+    if rule.max_opposite is not None:
+        parts.append(f"fewer than {rule.max_opposite:g}% rate it {_rng(other)}")
+    if median is not None:
+        parts.append(f"the middle rating (median) is {_rng(median)}")
+    if rule.max_iqr is not None:
+        parts.append(f"the middle half of the ratings spans at most {rule.max_iqr:g} points (IQR)")
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+
+
+def rule_in_words(rule: Any) -> str:
+    """A consensus rule as a sentence a panelist reads once (no "consensus in/out", no
+    "mirror image"): both sides spelled out, starting in lower case.
+
+    >>> from lib.analysis.rules import preset
+    >>> rule_in_words(preset("pct75"))
+    'the panel agrees with a statement when at least 75% rate it 7–9, and disagrees with it \
+when at least 75% rate it 1–3; otherwise there is no consensus on it yet'
+    """
+    if rule.name == "yes_no":
+        return (
+            f"the panel agrees to a statement when at least {rule.threshold:g}% answer Yes, and "
+            f"rejects it when at least {rule.threshold:g}% answer No; otherwise there is no "
+            "consensus on it yet"
+        )
+    if rule.method == "rand_ucla":
+        return (
+            f"a statement is judged appropriate when the middle rating (median) is "
+            f"{_rng(rule.median_agree)} and the panel does not disagree, inappropriate when it is "
+            f"{_rng(rule.median_disagree)} and the panel does not disagree, and uncertain "
+            "otherwise (RAND/UCLA method)"
+        )
+    agree = _conditions(rule, rule.agree, rule.disagree, rule.median_agree)
+    disagree = _conditions(rule, rule.disagree, rule.agree, rule.median_disagree)
+    least = f" (at least {rule.min_n} ratings needed)" if rule.min_n > 1 else ""
+    return (
+        f"the panel agrees with a statement when {agree}, and disagrees with it when "
+        f"{disagree}{least}; otherwise there is no consensus on it yet"
+    )
 
 
 def _lower_first(value: str) -> str:
@@ -84,6 +135,7 @@ def _environment(html: bool) -> jinja2.Environment:
         capitalize_first=_capitalize_first,
         fmt=lambda v, f: format(v, f),
         number=number,
+        in_words=rule_in_words,
     )
     env.globals.update(and_sep=_and_sep)
     return env

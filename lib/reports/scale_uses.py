@@ -9,6 +9,7 @@ rated on it, so a single-scale study's documents read as they always did.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,6 +17,7 @@ import pandas as pd
 from lib.analysis.scales import Scale, ScaleMap
 
 __all__ = [
+    "clean_labels",
     "ScaleUsed",
     "DONT_KNOW_COLOR",
     "point_labels",
@@ -58,7 +60,22 @@ class ScaleUsed:
         if self.scale.yes_no:
             return f"{self.labels[1]} / {self.labels[0]}"
         lo, hi = self.scale.min, self.scale.max
-        return f"{lo} = {self.labels[lo]} … {hi} = {self.labels[hi]}"
+        words = clean_labels(self.labels)  # "1 = Not important", never "1 = 1 - Not important"
+        return f"{lo} = {words[lo]} … {hi} = {words[hi]}"
+
+
+def clean_labels(labels: dict[int, str]) -> dict[int, str]:
+    """A scale's labels without the score a Forms-style label repeats: "1 - Strongly disagree"
+    becomes "Strongly disagree"; a label that is only its score ("2") stays as it is.
+
+    >>> clean_labels({1: "1 - Strongly disagree", 2: "2", 3: "3. Agree", 4: "Yes"})
+    {1: 'Strongly disagree', 2: '2', 3: 'Agree', 4: 'Yes'}
+    """
+    out = {}
+    for score, label in labels.items():
+        words = re.sub(rf"^\s*{score}\s*(?:[-–—.:=)]\s*|\s+(?=\D))", "", str(label)).strip()
+        out[score] = words or str(score)
+    return out
 
 
 def point_labels(scale: Scale, main_labels: dict[int, str]) -> dict[int, str]:

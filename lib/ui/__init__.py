@@ -21,6 +21,7 @@ from lib.ui.access import (
     sign_in_panel,
 )
 from lib.ui.criteria import eligibility_counts, eligibility_panel
+from lib.ui.downloads import prepared_download
 from lib.ui.groups import (
     group_filter,
     group_ratings,
@@ -150,6 +151,7 @@ __all__ = [
     "rules_table",
     "comments_list",
     "download_buttons",
+    "prepared_download",
     "report_narrative",
     "feedback_preview",
 ]
