@@ -1,4 +1,5 @@
-"""Command line: ``python -m lib refresh|publish|export|report|hash-password|unlock|init ...``.
+"""Command line: ``python -m lib COMMAND ...``: refresh, publish, export, report, forms (build,
+links), results, hash-password, unlock, init.
 
 Exit status 0 on success; on failure a one-line reason on stderr and a non-zero status
 (2 for a usage or configuration error, a database of another study included; 1 for a failed
@@ -16,8 +17,11 @@ from pathlib import Path
 
 from lib import store, study_db
 from lib.analysis.consensus import METRIC_COLUMNS
-from lib.config import ConfigError, load_config
+from lib.analysis.rules import PRESETS
+from lib.config import ConfigError, load_config, rule_version_warning
+from lib.forms.cli import add_forms, add_results, run_forms, run_results
 from lib.pipeline import RefreshError, StudyMismatch, refresh
+from lib.textsafe import plural
 
 # the plain export: what identifies a statement, then every metric with its status
 EXPORT_COLUMNS = ["round", "statement_id", "domain", "text", *METRIC_COLUMNS]
@@ -53,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_hash_password(sub)
     _add_unlock(sub)
     _add_init(sub)
+    add_forms(sub, _STUDY_HELP, _DB_HELP)  # the write path to Google (lib.forms)
+    add_results(sub, _STUDY_HELP, _DB_HELP)
     return p
 
 
@@ -164,11 +170,12 @@ def _publish(args: argparse.Namespace) -> int:
 def _add_report(sub) -> None:
     rep = sub.add_parser(
         "report",
-        help="write the consensus report (HTML or XLSX)",
+        help="write the consensus report (HTML, XLSX or DOCX)",
         description="The consensus report of a snapshot: a self-contained HTML file (opens "
-        "offline, prints to PDF) or a workbook with one sheet per table.",
+        "offline, prints to PDF), a workbook with one sheet per table, or an editable Word "
+        "document (.docx) with the same sections and tables.",
     )
-    rep.add_argument("--format", choices=["html", "xlsx"], required=True)
+    rep.add_argument("--format", choices=["html", "xlsx", "docx"], required=True)
     rep.add_argument("--db", help=_DB_HELP)
     rep.add_argument("--study", help=_STUDY_HELP)
     _add_snapshot_choice(rep)
@@ -227,6 +234,17 @@ def _add_init(sub) -> None:
     i.add_argument("--out", default="study.toml", help="study file to write (default: %(default)s)")
     i.add_argument("--force", action="store_true", help="replace --out if it exists")
     i.add_argument(
+        "--consensus",
+        choices=sorted(PRESETS),
+        help="the consensus rule's preset (default: left for you to choose in the file)",
+    )
+    i.add_argument(
+        "--rule-version",
+        default="",
+        help="the rule's version as pre-registered, printed in every report, e.g. "
+        '"v1, pre-registered 2026-09-01" (needs --consensus)',
+    )
+    i.add_argument(
         "--credentials", help="service-account JSON file (or set DELPHI_GOOGLE_CREDENTIALS)"
     )
 
@@ -238,17 +256,25 @@ def _init(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ValueError(f"{out} already exists: choose another --out, or add --force")
+    if args.rule_version.strip() and not args.consensus:
+        raise ValueError("--rule-version is the version of a rule: choose it with --consensus")
     google = {"credentials_file": args.credentials} if args.credentials else {}
     try:
         raw = read_source(args.source, None, **google)
     except SourceError as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
-    proposal = setup.propose(raw)
+    proposal = setup.with_labels(
+        setup.propose(raw), preset=args.consensus, version=args.rule_version
+    )
     setup.write_study(setup.proposal_toml(proposal, out.parent), out, force=args.force)
     print(f"Wrote {out}: {proposal.outline()}")
     for note in proposal.notes:
         print(f"  check: {note}")
+    if args.consensus and not proposal.version:
+        print(
+            "  check: the consensus rule has no version: add --rule-version, or set it in the file"
+        )
     found = setup.check(raw, load_config(out))
     print(f"Validation, as a refresh would report it (nothing stored): {setup.summary(found)}")
     for p in found.problems.head(20).itertuples():
@@ -317,13 +343,15 @@ def _refresh(args: argparse.Namespace) -> int:
     )
     if res.outcome == "no_change":
         print(f"No change: the source matches snapshot {res.snapshot_id}.")
+        _note_rule_version(cfg)
         return 0
     c = res.counts
     print(
-        f"Snapshot {res.snapshot_id} stored in {res.seconds:.2f} s: {c['n_rounds']} rounds, "
+        f"Snapshot {res.snapshot_id} stored in {res.seconds:.2f} s: "
+        f"{plural(c['n_rounds'], 'round')}, "
         f"{c['n_respondents']} respondents of {c['n_invited']} invited, "
-        f"{c['n_statements']} statements, {c['n_ratings']} ratings, "
-        f"{c['n_problems']} problems."
+        f"{plural(c['n_statements'], 'statement')}, {plural(c['n_ratings'], 'rating')}, "
+        f"{plural(c['n_problems'], 'problem')}."
     )
     for row in res.changes.itertuples():
         removed = f", {row.removed_responses} removed" if row.removed_responses else ""
@@ -335,7 +363,14 @@ def _refresh(args: argparse.Namespace) -> int:
         print(f"  problem: {p.tab} row {p.row} column {p.column}: {p.kind} — {p.message}")
     if len(res.problems) > 20:
         print(f"  … and {len(res.problems) - 20} more problems")
+    _note_rule_version(cfg)
     return 0
+
+
+def _note_rule_version(cfg) -> None:
+    """A copied study file that kept a bundled demo's rule version: say so after a refresh."""
+    if warning := rule_version_warning(cfg):
+        print(f"  note: {warning}")
 
 
 def _add_snapshot_choice(parser: argparse.ArgumentParser) -> None:
@@ -463,6 +498,7 @@ def _by_group(con, sid: int, metrics, cfg, args: argparse.Namespace):
 
 def _report(args: argparse.Namespace) -> int:
     from lib.reports import data as report_data
+    from lib.reports.docx import docx_report
     from lib.reports.html import html_report
     from lib.reports.inputs import StoreFrames, report_inputs
     from lib.reports.xlsx import xlsx_report
@@ -482,6 +518,8 @@ def _report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.format == "html":
         out.write_text(html_report(data), encoding="utf-8")
+    elif args.format == "docx":
+        out.write_bytes(docx_report(data))
     else:
         out.write_bytes(xlsx_report(data))
     print(f"Wrote the {args.format.upper()} report of snapshot {sid} to {out}")
@@ -499,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
         "hash-password": _hash_password,
         "unlock": _unlock,
         "init": _init,
+        "forms": run_forms,
+        "results": run_results,
     }
     try:
         return handlers[args.command](args)

@@ -91,8 +91,9 @@ def next_round_candidates(
 ) -> pd.DataFrame:
     """The statements without consensus in ``round_`` (default: the last), to decide on.
 
-    Columns: action (keep), statement_id, text, revised_text, new_id (the suggested id of a
-    revision), note, their results and comments, and domain.
+    Columns: action (keep), statement_id, text, revised_text (the current wording, to edit into
+    a revision rather than retype), new_id (the suggested id of a revision), note, their
+    results and comments, and domain.
     """
     rnd = int(metrics["round"].max()) if round_ is None else round_
     m = metrics[(metrics["round"] == rnd) & (metrics["status"] == "no_consensus")]
@@ -110,7 +111,7 @@ def next_round_candidates(
             "action": "keep",
             "statement_id": m["statement_id"],
             "text": m["text"],
-            "revised_text": "",
+            "revised_text": m["text"],  # edit, not retype
             "new_id": pd.Series(suggested, index=m.index, dtype=str),  # text even when empty
             "note": "",
             "pct_agree": m["pct_agree"],
@@ -144,10 +145,10 @@ def _decided(plan: pd.DataFrame, next_round: int, used: set[str]) -> tuple[list[
     for r in plan.itertuples():
         action, revised = _text(r.action) or "keep", _text(r.revised_text)
         if action == "keep":
-            if revised:
+            if revised and revised != _text(r.text):
                 problems.append(
-                    f"{r.statement_id}: revised wording given but the action is "
-                    "keep; choose revise, or clear the wording"
+                    f"{r.statement_id}: the wording was edited but the action is "
+                    "keep; choose revise, or undo the edit"
                 )
             rows.append((r.statement_id, next_round, r.domain, r.text, None))
         elif action == "revise":
@@ -206,7 +207,11 @@ def next_round_xlsx(rows: pd.DataFrame, plan: pd.DataFrame) -> bytes:
     with ``-``, ``+``, ``=`` or ``@`` shows and pastes back into the sheet unchanged, and never
     runs as a formula.  (The CSV cannot carry a cell's type: it keeps the apostrophe.)
     """
-    decisions = plan.assign(new_id=plan["new_id"].where(plan["action"] == "revise", ""))[
+    revised = plan["action"] == "revise"
+    decisions = plan.assign(
+        new_id=plan["new_id"].where(revised, ""),
+        revised_text=plan["revised_text"].where(revised, ""),
+    )[
         [
             "statement_id",
             "action",

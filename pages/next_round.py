@@ -1,5 +1,5 @@
-"""Next round: keep, revise or drop the statements without consensus, add new ones, and download
-the rows for the study's Statements tab."""
+"""Next round: keep, revise or drop the statements without consensus in the round just closed,
+add new ones, download the rows for the study's Statements tab, and fill the Google Form."""
 
 from functools import partial
 
@@ -7,8 +7,23 @@ import pandas as pd
 import streamlit as st
 
 from lib import next_round, ui
+from lib.analysis.summary import round_labels
+from lib.ui.forms import form_panel
 
 CSV, XLSX = "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# what the coordinator edits first, then the results they decide on; the old wording last
+ORDER = ["action", "statement_id", "revised_text", "new_id", "note", "pct_agree", "median",
+         "iqr", "n", "comments", "text", "domain"]  # fmt: skip
+PLAN_COLUMNS = {
+    **ui.columns.NEXT_ROUND_PLAN,
+    "revised_text": st.column_config.TextColumn(
+        "Wording for the next round", width="large",
+        help="Starts as the current wording: edit it and choose revise",
+    ),
+    "new_id": st.column_config.TextColumn("New ID", width="small", help="Used with revise"),
+    "note": st.column_config.TextColumn("Note (why)", width="medium"),
+    "text": st.column_config.TextColumn("Current wording", width="medium"),
+}  # fmt: skip
 ui.require_router()
 if not ui.at_least("coordinator"):  # app.py offers the page by role
     st.error("This page is for the study coordinator: sign in first.", icon=":material/lock:")
@@ -20,26 +35,30 @@ sid, statements = ui.snapshot_id(), ui.statements()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def candidates(db: str, snap: int) -> tuple[int, pd.DataFrame]:
-    metrics = ui.metrics()
-    last = int(metrics["round"].max())
-    return last, next_round.next_round_candidates(metrics, ui.comments(), ui.statements(), last)
+def candidates(db: str, snap: int, rnd: int) -> pd.DataFrame:
+    return next_round.next_round_candidates(ui.metrics(), ui.comments(), ui.statements(), rnd)
 
 
-last, plan = candidates(ui.db_path(), sid)
+round_of = round_labels(ui.metrics())
+picked = st.selectbox(
+    "Round just closed", list(round_of), len(round_of) - 1, key="nr_round", width=260
+)
+last = round_of[picked]
+plan = candidates(ui.db_path(), sid, last)
 st.caption(
     f"The {len(plan)} statements without consensus in round {last}. Keep one "
-    "as it is, revise its wording (it gets the new ID, and `revised_from` points back), "
-    f"or drop it; add new statements below. The result is the rows of round {last + 1} "
-    "for the Statements tab, ready to paste into the sheet and the next Google Form."
+    "as it is, revise its wording (edit it in place: it gets the new ID, and `revised_from` "
+    f"points back), or drop it; add new statements below. The result is the rows of round "
+    f"{last + 1} for the Statements tab, ready to paste into the sheet and the next Google Form."
 )
 plan = st.data_editor(
     plan,
-    key=f"nr_plan_{sid}",
+    key=f"nr_plan_{sid}_{last}",
     hide_index=True,
     num_rows="fixed",
     disabled=[c for c in plan.columns if c not in next_round.EDITABLE],
-    column_config=ui.columns.NEXT_ROUND_PLAN,
+    column_config=PLAN_COLUMNS,
+    column_order=ORDER,
     alt=f"Statements without consensus in round {last}, with a decision for each",
 )
 st.subheader("New statements")
@@ -74,3 +93,9 @@ FILES = [  # label, build(rows), file name suffix, mime type, widget key, icon
 ui.download_buttons(
     rows, f"statements_round{last + 1}", FILES, primary=False, disabled=bool(problems)
 )
+st.subheader(f"Google Form for round {last + 1}")
+notes = dict(zip(plan["new_id"].where(plan["action"] == "revise", plan["statement_id"]),
+                 plan["note"], strict=True))  # fmt: skip
+frames = {"metrics": ui.metrics(), "distribution": ui.distribution(), "ratings": ui.ratings(),
+          "recipients": ui.recipients()}  # fmt: skip
+form_panel(rows, last, notes, ui.config(), frames, disabled=bool(problems), key=f"nr_form_{sid}")

@@ -13,6 +13,7 @@ from lib.reports.html import html_report
 from lib.reports.inputs import feedback_inputs, report_inputs
 from lib.reports.pdf import pdf_browser, write_feedback_pdf_zip
 from lib.reports.xlsx import metrics_csv, xlsx_report
+from lib.ui.forms import form_links
 
 CSV, ZIP = "text/csv", "application/zip"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -89,7 +90,14 @@ st.caption(
     "and percentage agreement with their own rating marked, and the anonymous comments. "
     "Files are named by pseudonym; the mail-merge file links each to an email address."
 )
-pdf, merge = pdf_browser(), partial(mail_merge_csv, recipients=ui.recipients())
+links = form_links(rnd)  # made on the Next round page, for the form that follows this round
+pdf = pdf_browser()
+merge = partial(mail_merge_csv, recipients=ui.recipients(), links=links)
+if links:
+    st.caption(
+        f"The mail-merge list carries each panelist's personal pre-filled link to the round "
+        f"{rnd + 1} form (column form_link), made on the Next round page."
+    )
 FEEDBACK = [  # as REPORT; a file whose build is None is not offered
     ("Mail-merge list (CSV)", merge, "_mail_merge.csv", CSV, "dl_fb_merge", "mail"),
 ]

@@ -1,15 +1,26 @@
-"""A small fake of the Google Sheets API v4 (plus Google's OAuth token endpoint) on 127.0.0.1.
+"""A small fake of the Google Sheets API v4 and Forms API v1 (plus Google's OAuth token endpoint)
+on 127.0.0.1.
 
-Endpoints (only the spreadsheet ``key`` it was created with exists):
+Endpoints (only the spreadsheet ``key`` it was created with, and forms added with
+:meth:`FakeSheets.add_form`, exist):
 
 * ``POST /token`` - JWT-bearer grant; checks the signature when public keys are known.
-* ``GET /v4/spreadsheets/{key}`` - metadata: title, timeZone, tab titles.
+* ``GET /v4/spreadsheets/{key}`` - metadata: title, timeZone, tab titles and sheet ids.
 * ``GET /v4/spreadsheets/{key}/values:batchGet?ranges=...`` - values of the ranges, in order.
+* ``POST /v4/spreadsheets/{key}:batchUpdate`` - addSheet, deleteSheet, updateSheetProperties
+  (title), all or none; needs the ``spreadsheets`` scope and ``sheet_editor`` (else 403).
+* ``POST /v4/spreadsheets/{key}/values:batchUpdate`` - values from A1 of each range's tab.
+* ``GET /v1/forms/{id}`` - the form: info, revisionId, responderUri, items.
+* ``POST /v1/forms/{id}:batchUpdate`` - createItem (choice, scale, text/paragraph questions and
+  grids, with the item and question ids it assigns) and updateFormInfo, all or none; honours
+  ``writeControl.requiredRevisionId``; needs the ``forms.body`` scope and the form shared as
+  editor (else 403).
 
-Sheets endpoints require ``Authorization: Bearer <a token it issued>`` (401 otherwise).  Faults
-are injected with :meth:`FakeSheets.fault`.  Cell values are returned the way the real API
-returns them with ``UNFORMATTED_VALUE`` / ``SERIAL_NUMBER``: numbers as numbers, dates as serial
-numbers (days since 1899-12-30), trailing empty cells and rows dropped.
+:meth:`FakeSheets.submit` answers a form into a tab shaped as Google Forms' linked sheet.
+Every endpoint but the token requires ``Authorization: Bearer <a token it issued>`` (401
+otherwise).  Faults are injected with :meth:`FakeSheets.fault`.  Cell values are returned the
+way the real API returns them with ``UNFORMATTED_VALUE`` / ``SERIAL_NUMBER``: numbers as
+numbers, dates as serial numbers (days since 1899-12-30), trailing empty cells and rows dropped.
 
 Local demo (no Google account needed)::
 
@@ -24,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import datetime as dt
+import itertools
 import json
 import secrets
 import sys
@@ -55,7 +68,11 @@ __all__ = [
 ]
 
 DEFAULT_KEY = "1FakeDelphiSheetKey_0123456789abcdefghijklmn"
-GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://oauth2.googleapis.com")
+GOOGLE_HOSTS = (
+    "https://sheets.googleapis.com",
+    "https://oauth2.googleapis.com",
+    "https://forms.googleapis.com",
+)
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EPOCH = dt.datetime(1899, 12, 30)
 STATUS_NAMES = {
@@ -63,8 +80,23 @@ STATUS_NAMES = {
     404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "BAD_GATEWAY",
     503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 }  # fmt: skip
-FAULT_KINDS = {"slow", "truncated", "not_json", "reset", "invalid_grant"}
-ENDPOINTS = {"token", "metadata", "batchGet"}
+WRITE_SCOPE = {
+    "sheets.batchUpdate": "https://www.googleapis.com/auth/spreadsheets",
+    "values.batchUpdate": "https://www.googleapis.com/auth/spreadsheets",
+    "forms.batchUpdate": "https://www.googleapis.com/auth/forms.body",
+}
+FORMS_READ_SCOPES = {
+    "https://www.googleapis.com/auth/forms.body",
+    "https://www.googleapis.com/auth/forms.body.readonly",
+    "https://www.googleapis.com/auth/drive",
+}
+# "lost": the request is carried out but the connection drops before the answer (a write that
+# got through, which the client cannot know)
+FAULT_KINDS = {"slow", "truncated", "not_json", "reset", "invalid_grant", "lost"}
+ENDPOINTS = {
+    "token", "metadata", "batchGet", "sheets.batchUpdate", "values.batchUpdate",
+    "forms.get", "forms.batchUpdate",
+}  # fmt: skip
 
 
 # A small study as the API returns it (timestamps are serial numbers).
@@ -239,6 +271,7 @@ class _Fault:
     remaining: int | None  # None: forever
     endpoint: str | None  # None: any endpoint
     delay: float
+    after: int = 0  # matching requests let through before the fault starts
 
 
 class FakeSheets:
@@ -264,6 +297,12 @@ class FakeSheets:
         self.log: list[dict[str, Any]] = []
         self.scopes: list[str] = []
         self.tokens: set[str] = set()
+        self.token_scopes: dict[str, set[str]] = {}
+        self.forms: dict[str, dict[str, Any]] = {}
+        self.form_editors: set[str] = set()  # forms shared with the service account as editor
+        self.sheet_editor = False  # the sheet shared with the service account as editor
+        self._sheet_ids: dict[str, int] = {}
+        self._ids = itertools.count(0x1A2B0000)  # item and question ids, as 8 hex digits
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _Handler)
@@ -308,17 +347,23 @@ class FakeSheets:
         self.stop()
 
     def fault(
-        self, kind: str, times: int | None = 1, endpoint: str | None = None, delay: float = 1.5
+        self,
+        kind: str,
+        times: int | None = 1,
+        endpoint: str | None = None,
+        delay: float = 1.5,
+        after: int = 0,
     ) -> None:
         """Inject ``kind`` (an HTTP status like "429", or one of FAULT_KINDS) ``times`` times.
 
-        ``times=None`` means forever; ``endpoint`` limits it to "token", "metadata" or
-        "batchGet"; ``delay`` is how long "slow" waits before answering.
+        ``times=None`` means forever; ``endpoint`` limits it to one of ENDPOINTS; ``delay`` is
+        how long "slow" waits before answering; ``after`` lets that many matching requests
+        through first (e.g. the second ``sheets.batchUpdate`` of a write fails).
         """
         if not (kind.isdigit() or kind in FAULT_KINDS) or endpoint not in ENDPOINTS | {None}:
             raise ValueError(f"unknown fault {kind!r} / endpoint {endpoint!r}")
         with self._lock:
-            self._faults.append(_Fault(kind, times, endpoint, delay))
+            self._faults.append(_Fault(kind, times, endpoint, delay, after))
 
     def clear_faults(self) -> None:
         """Remove all pending faults."""
@@ -334,6 +379,9 @@ class FakeSheets:
         with self._lock:
             for f in self._faults:
                 if f.endpoint in (None, endpoint) and (f.remaining is None or f.remaining > 0):
+                    if f.after > 0:
+                        f.after -= 1
+                        continue
                     if f.remaining is not None:
                         f.remaining -= 1
                     return f
@@ -353,14 +401,24 @@ class FakeSheets:
                 self.tabs, self._mtime = tabs_from_workbook(self.workbook), mtime
         return self.tabs
 
+    def sheet_id(self, title: str) -> int:
+        """The stable sheet id of a tab (assigned on first sight)."""
+        if title not in self._sheet_ids:
+            self._sheet_ids[title] = len(self._sheet_ids) * 1000 + 7
+        return self._sheet_ids[title]
+
+    def _properties(self, i: int, name: str, rows: list[list[Any]]) -> dict[str, Any]:
+        cols = max((len(r) for r in rows), default=0)
+        grid = {"rowCount": max(1000, len(rows)), "columnCount": max(26, cols)}
+        props = {"sheetId": self.sheet_id(name), "title": name, "index": i, "sheetType": "GRID"}
+        return {**props, "gridProperties": grid}
+
     def metadata(self) -> dict[str, Any]:
         """The body of ``GET /v4/spreadsheets/{key}``."""
-        sheets = []
-        for i, (name, rows) in enumerate(self._current_tabs().items()):
-            cols = max((len(r) for r in rows), default=0)
-            grid = {"rowCount": max(1000, len(rows)), "columnCount": max(26, cols)}
-            props = {"sheetId": i * 1000 + 7, "title": name, "index": i, "sheetType": "GRID"}
-            sheets.append({"properties": {**props, "gridProperties": grid}})
+        sheets = [
+            {"properties": self._properties(i, name, rows)}
+            for i, (name, rows) in enumerate(self._current_tabs().items())
+        ]
         return {
             "spreadsheetId": self.key,
             "properties": {"title": self.title, "locale": "en_GB", "timeZone": self.time_zone},
@@ -384,6 +442,239 @@ class FakeSheets:
                 vr["values"] = rows
             out.append(vr)
         return 200, {"spreadsheetId": self.key, "valueRanges": out}
+
+    # --- Sheets writes ---------------------------------------------------------------------
+
+    def sheets_batch_update(self, body: Any) -> tuple[int, Any]:
+        """``spreadsheets.batchUpdate``: addSheet, deleteSheet, updateSheetProperties (title);
+        every request applies or none does, as the real API."""
+        tabs, ids = dict(self._current_tabs()), dict(self._sheet_ids)
+        replies: list[dict[str, Any]] = []
+        try:
+            for n, req in enumerate((body or {}).get("requests") or [None]):
+                replies.append(self._sheet_request(tabs, n, req))
+        except _BadRequest as exc:
+            self._sheet_ids = ids
+            return 400, _google_error(400, str(exc))
+        with self._lock:
+            self.tabs = tabs
+        return 200, {"spreadsheetId": self.key, "replies": replies}
+
+    def _sheet_request(self, tabs: dict[str, list[list[Any]]], n: int, req: Any) -> dict:
+        """Apply one request of a batchUpdate to ``tabs`` (raises _BadRequest)."""
+        by_id = {self.sheet_id(t): t for t in tabs}
+        if not isinstance(req, dict) or len(req) != 1:
+            raise _BadRequest(f"Invalid requests[{n}]: exactly one kind of request expected")
+        ((kind, arg),) = req.items()
+        if kind == "addSheet":
+            title = str(((arg or {}).get("properties") or {}).get("title", ""))
+            if not title or title in tabs:
+                raise _BadRequest(
+                    f'Invalid requests[{n}].addSheet: A sheet with the name "{title}" already '
+                    "exists. Please enter another name."
+                )
+            tabs[title] = []
+            return {"addSheet": {"properties": self._properties(len(tabs) - 1, title, [])}}
+        if kind == "deleteSheet":
+            title = by_id.get((arg or {}).get("sheetId"))
+            if title is None:
+                raise _BadRequest(f"Invalid requests[{n}].deleteSheet: No grid with id")
+            if len(tabs) == 1:
+                raise _BadRequest(f"Invalid requests[{n}].deleteSheet: the last sheet")
+            del tabs[title]
+            return {}
+        if kind == "updateSheetProperties":
+            props = (arg or {}).get("properties") or {}
+            title, new = by_id.get(props.get("sheetId")), str(props.get("title", ""))
+            if title is None or (arg or {}).get("fields") != "title" or not new:
+                raise _BadRequest(f"Invalid requests[{n}].updateSheetProperties")
+            if new in tabs and new != title:
+                raise _BadRequest(
+                    f'Invalid requests[{n}].updateSheetProperties: A sheet with the name "{new}" '
+                    "already exists."
+                )
+            renamed = {(new if t == title else t): rows for t, rows in tabs.items()}
+            tabs.clear()
+            tabs.update(renamed)
+            self._sheet_ids[new] = self._sheet_ids.pop(title)
+            return {}
+        raise _BadRequest(f"Invalid requests[{n}]: unsupported request {kind}")
+
+    def values_batch_update(self, body: Any) -> tuple[int, Any]:
+        """``values.batchUpdate``: each range's values written from A1 of its tab."""
+        body, tabs = body or {}, self._current_tabs()
+        if body.get("valueInputOption") not in ("RAW", "USER_ENTERED"):
+            return 400, _google_error(400, "Invalid valueInputOption")
+        data = body.get("data") or []
+        for vr in data:
+            if _range_tab(str(vr.get("range", ""))) not in tabs:
+                return 400, _google_error(400, f"Unable to parse range: {vr.get('range')}")
+        cells = 0
+        with self._lock:
+            for vr in data:
+                rows = [list(r) for r in vr.get("values", [])]
+                self.tabs[_range_tab(vr["range"])] = rows
+                cells += sum(len(r) for r in rows)
+        return 200, {
+            "spreadsheetId": self.key,
+            "totalUpdatedSheets": len(data),
+            "totalUpdatedCells": cells,
+        }
+
+    # --- Forms ------------------------------------------------------------------------------
+
+    def add_form(
+        self,
+        form_id: str = "1FakeFormId_abcdefghijklmnopqrstuv",
+        *,
+        editor: bool = True,
+        title: str = "Round 3",
+    ) -> str:
+        """An empty form (shared with the service account as editor unless ``editor=False``)."""
+        self.forms[form_id] = {
+            "formId": form_id,
+            "info": {"title": title, "documentTitle": title},
+            "revisionId": "00000001",
+            "responderUri": f"https://docs.google.com/forms/d/e/1FAIpQLSe{form_id[-12:]}/viewform",
+        }
+        if editor:
+            self.form_editors.add(form_id)
+        return form_id
+
+    def form_call(self, endpoint: str, form_id: str, body: Any) -> tuple[int, Any]:
+        """``forms.get`` and ``forms.batchUpdate``."""
+        form = self.forms.get(form_id)
+        if form is None:
+            return 404, _google_error(404, "Requested entity was not found.")
+        if endpoint == "forms.get":
+            return 200, copy.deepcopy(form)
+        if form_id not in self.form_editors:
+            return 403, _google_error(403, "The caller does not have permission")
+        body = body or {}
+        wanted = (body.get("writeControl") or {}).get("requiredRevisionId")
+        if wanted is not None and wanted != form["revisionId"]:
+            error = _google_error(400, "The form has changed since the required revision.")
+            error["error"]["status"] = "FAILED_PRECONDITION"
+            return 400, error
+        new, replies = copy.deepcopy(form), []
+        try:
+            for n, req in enumerate(body.get("requests") or [None]):
+                replies.append(self._form_request(new, n, req))
+        except _BadRequest as exc:
+            return 400, _google_error(400, str(exc))
+        new["revisionId"] = f"{int(form['revisionId'], 16) + 1:08x}"
+        with self._lock:
+            self.forms[form_id] = new
+        out: dict[str, Any] = {
+            "replies": replies,
+            "writeControl": {"requiredRevisionId": new["revisionId"]},
+        }
+        if body.get("includeFormInResponse"):
+            out["form"] = copy.deepcopy(new)
+        return 200, out
+
+    def _new_id(self) -> str:
+        return f"{next(self._ids):08x}"
+
+    def _form_request(self, form: dict[str, Any], n: int, req: Any) -> dict[str, Any]:
+        """Apply one request of a forms.batchUpdate to ``form`` (raises _BadRequest)."""
+        if not isinstance(req, dict) or len(req) != 1:
+            raise _BadRequest(f"Invalid requests[{n}]: exactly one kind of request expected")
+        ((kind, arg),) = req.items()
+        if kind == "updateFormInfo":
+            for key in str(arg.get("updateMask", "")).split(","):
+                form["info"][key] = arg.get("info", {}).get(key, "")
+            return {}
+        if kind != "createItem":
+            raise _BadRequest(f"Invalid requests[{n}]: unsupported request {kind}")
+        items = form.setdefault("items", [])
+        index = ((arg or {}).get("location") or {}).get("index")
+        if not isinstance(index, int) or not 0 <= index <= len(items):
+            raise _BadRequest(f"Invalid requests[{n}].createItem: location.index out of range")
+        item = copy.deepcopy((arg or {}).get("item") or {})
+        question_ids = _check_item(item, n, self._new_id)
+        item["itemId"] = self._new_id()
+        items.insert(index, item)
+        return {"createItem": {"itemId": item["itemId"], "questionId": question_ids}}
+
+    def submit(
+        self,
+        form_id: str,
+        answers: dict[Any, Any],
+        tab: str = "Form Responses 1",
+        when: dt.datetime | None = None,
+    ) -> None:
+        """Answer a form as a panelist: a row in ``tab`` shaped as Google Forms' linked sheet
+        (Timestamp, then one column per question and grid row, titled as Google titles them).
+
+        ``answers`` maps a question id (hex text) or entry number (int) to the answer: an
+        option's text, a linear scale's number or free text.
+        """
+        by_id = {int(k, 16) if isinstance(k, str) else int(k): v for k, v in answers.items()}
+        header, cells = ["Timestamp"], [to_serial(when or dt.datetime(2026, 12, 1, 9, 30))]
+        for item in self.forms[form_id].get("items", []):
+            for title, qid in _answer_columns(item):
+                header.append(title)
+                cells.append(by_id.get(int(qid, 16), ""))
+        with self._lock:
+            rows = self.tabs.setdefault(tab, [])
+            if not rows:
+                rows.append(header)
+            rows.append(cells)
+
+
+class _BadRequest(Exception):
+    """A batchUpdate request the real API would refuse with HTTP 400."""
+
+
+def _question_kind(q: dict[str, Any], n: int) -> None:
+    """Check a ``question`` as the API does (raises _BadRequest)."""
+    kinds = [k for k in ("choiceQuestion", "scaleQuestion", "textQuestion") if k in q]
+    if len(kinds) != 1:
+        raise _BadRequest(f"Invalid requests[{n}].createItem: a question needs exactly one kind")
+    if "choiceQuestion" in q:
+        c = q["choiceQuestion"]
+        values = [o.get("value") for o in c.get("options", [])]
+        if c.get("type") not in ("RADIO", "CHECKBOX", "DROP_DOWN") or not values:
+            raise _BadRequest(f"Invalid requests[{n}].createItem: choice type or options")
+        if len(set(values)) != len(values) or not all(values):
+            raise _BadRequest(f"Invalid requests[{n}].createItem: options must be unique")
+    if "scaleQuestion" in q:
+        sq = q["scaleQuestion"]
+        if sq.get("low") not in (0, 1) or not 2 <= sq.get("high", 0) <= 10:
+            raise _BadRequest(f"Invalid requests[{n}].createItem: scale low 0-1, high 2-10")
+
+
+def _check_item(item: dict[str, Any], n: int, new_id: Any) -> list[str]:
+    """Validate an item and give its question(s) ids; returns those ids."""
+    if not str(item.get("title", "")).strip():
+        raise _BadRequest(f"Invalid requests[{n}].createItem: the item needs a title")
+    if "questionItem" in item:
+        q = item["questionItem"].setdefault("question", {})
+        _question_kind(q, n)
+        q["questionId"] = new_id()
+        return [q["questionId"]]
+    if "questionGroupItem" in item:
+        group = item["questionGroupItem"]
+        columns = (group.get("grid") or {}).get("columns") or {}
+        if not group.get("questions") or not columns.get("options"):
+            raise _BadRequest(f"Invalid requests[{n}].createItem: a grid needs rows and columns")
+        for q in group["questions"]:
+            if not str((q.get("rowQuestion") or {}).get("title", "")).strip():
+                raise _BadRequest(f"Invalid requests[{n}].createItem: a grid row needs a title")
+            q["questionId"] = new_id()
+        return [q["questionId"] for q in group["questions"]]
+    if "textItem" in item:
+        return []
+    raise _BadRequest(f"Invalid requests[{n}].createItem: unsupported item kind")
+
+
+def _answer_columns(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column title, question id) of an item in the linked sheet: 'Title [row]' for a grid."""
+    if "questionItem" in item:
+        return [(item["title"], item["questionItem"]["question"]["questionId"])]
+    rows = (item.get("questionGroupItem") or {}).get("questions", [])
+    return [(f"{item['title']} [{q['rowQuestion']['title']}]", q["questionId"]) for q in rows]
 
 
 def _google_error(code: int, message: str) -> dict[str, Any]:
@@ -427,7 +718,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._body = self.rfile.read(length) if length else b""  # read it all before answering
             self.fake._record(method, path, query, endpoint)
             fault = self.fake._take_fault(endpoint)
-            if fault is None or not self._apply(fault, endpoint):
+            if fault is not None and fault.kind == "lost":
+                self._route(endpoint, path, query)  # done; the answer never leaves
+                self.close_connection = True
+            elif fault is None or not self._apply(fault, endpoint):
                 status, body = self._route(endpoint, path, query)
                 self._send(status, body, fault.kind if fault else None)
         except (BrokenPipeError, ConnectionResetError):
@@ -439,6 +733,15 @@ class _Handler(BaseHTTPRequestHandler):
             return "token"
         if method == "GET" and path.startswith("/v4/spreadsheets/"):
             return "batchGet" if path.endswith("/values:batchGet") else "metadata"
+        if method == "POST" and path.startswith("/v4/spreadsheets/"):
+            if path.endswith("/values:batchUpdate"):
+                return "values.batchUpdate"
+            return "sheets.batchUpdate" if path.endswith(":batchUpdate") else "other"
+        if path.startswith("/v1/forms/"):
+            if method == "GET" and ":" not in path:
+                return "forms.get"
+            if method == "POST" and path.endswith(":batchUpdate"):
+                return "forms.batchUpdate"
         return "other"
 
     def _apply(self, fault: _Fault, endpoint: str) -> bool:
@@ -466,13 +769,34 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self.fake.tokens:
             return 401, _google_error(401, "Request had invalid authentication credentials.")
+        scopes = self.fake.token_scopes.get(auth[7:], set())
+        need = WRITE_SCOPE.get(endpoint)
+        if (need and need not in scopes) or (
+            endpoint == "forms.get" and not scopes & FORMS_READ_SCOPES
+        ):
+            return 403, _google_error(403, "Request had insufficient authentication scopes.")
+        if endpoint.startswith("forms."):
+            return self.fake.form_call(endpoint, path.split("/")[3].split(":")[0], self._json())
         parts = path.split("/")  # ['', 'v4', 'spreadsheets', key, ...]
-        if len(parts) < 4 or parts[3] != self.fake.key:
+        if len(parts) < 4 or parts[3].split(":")[0] != self.fake.key:
             return 404, _google_error(404, "Requested entity was not found.")
+        if endpoint in ("sheets.batchUpdate", "values.batchUpdate"):
+            if not self.fake.sheet_editor:
+                return 403, _google_error(403, "The caller does not have permission")
+            if endpoint == "values.batchUpdate":
+                return self.fake.values_batch_update(self._json())
+            return self.fake.sheets_batch_update(self._json())
         if endpoint == "metadata":
             return 200, self.fake.metadata()
         render = query.get("valueRenderOption", ["FORMATTED_VALUE"])[0]
         return self.fake.batch_get(query.get("ranges", []), render)
+
+    def _json(self) -> Any:
+        """The request body as JSON (None when empty or not JSON)."""
+        try:
+            return json.loads(self._body or b"null")
+        except ValueError:
+            return None
 
     def _token(self) -> tuple[int, Any]:
         """Answer the JWT-bearer grant with a fresh access token."""
@@ -486,6 +810,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake._lock:
             self.fake.tokens.add(token)
             self.fake.scopes.append(str(payload.get("scope", "")))
+            self.fake.token_scopes[token] = set(str(payload.get("scope", "")).split())
         return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
 
     def _send(self, status: int, body: Any, mangle: str | None = None) -> None:

@@ -153,3 +153,17 @@ def test_next_round_problem_blocks_the_export(app):
     at.run()
     assert "revise needs a new wording" in at.warning[0].value
     assert at.download_button(key="dl_next_csv").proto.disabled
+
+
+def test_mail_merge_list_carries_the_pre_filled_links_made_for_that_round(app, downloads):
+    # what the Next round page keeps once "Make the links" read the round-4 form back
+    link = "https://docs.google.com/forms/d/e/1FAIp/viewform?usp=pp_url&entry.123=Agree"
+    app.session_state["form_links"] = (3, {"P01": link})
+    at = _open(app, None)
+    merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]())))
+    assert merge[0]["pseudonym"] == "P01" and merge[0]["form_link"] == link
+    assert {row["form_link"] for row in merge[1:]} == {""}  # no link made for them
+    assert any("pre-filled link to the round 4 form" in c.value for c in at.caption)
+    at.selectbox(key="fb_round").select(at.selectbox(key="fb_round").options[1]).run()
+    merge = list(csv.DictReader(io.StringIO(downloads["feedback_round2_mail_merge.csv"]())))
+    assert "form_link" not in merge[0]  # the links follow round 3, not round 2

@@ -15,7 +15,7 @@ import io
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -359,8 +359,15 @@ def feedback_zip(fd: FeedbackData) -> bytes:
         return tmp.read()
 
 
-def mail_merge_csv(fd: FeedbackData, recipients: pd.DataFrame, ext: str = "html") -> str:
-    """identity, name, pseudonym, file name (and whether they took part) for a mail-merge."""
+def mail_merge_csv(
+    fd: FeedbackData,
+    recipients: pd.DataFrame,
+    ext: str = "html",
+    links: Mapping[str, str] | None = None,
+) -> str:
+    """identity, name, pseudonym, file name (and whether they took part) for a mail-merge; with
+    ``links`` (pseudonym -> the next round's pre-filled form link, ``lib.forms.links``) also
+    each panelist's ``form_link``."""
     frame = recipients[recipients["panelist"].isin(fd.panelists)]
     out = pd.DataFrame(
         {
@@ -373,4 +380,6 @@ def mail_merge_csv(fd: FeedbackData, recipients: pd.DataFrame, ext: str = "html"
             ],
         }
     )
+    if links is not None:
+        out["form_link"] = [links.get(p, "") for p in frame["panelist"]]
     return safe_csv(out)

@@ -19,7 +19,9 @@ from lib.sources.base import GoogleSheetError
 
 __all__ = [
     "CREDENTIALS_ENVS",
+    "FORMS_WRITE_SCOPES",
     "SCOPES",
+    "SHEETS_WRITE_SCOPES",
     "credentials",
     "credentials_error",
     "load_credentials_info",
@@ -27,6 +29,10 @@ __all__ = [
 ]
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
+# The write path (lib.forms) asks for these only when the coordinator writes a form or the
+# Results tab; a refresh never does.
+FORMS_WRITE_SCOPES = ("https://www.googleapis.com/auth/forms.body",)
+SHEETS_WRITE_SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 CREDENTIALS_ENVS = ("DELPHI_GOOGLE_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS")
 
 
@@ -102,10 +108,12 @@ def service_account_email(
     return load_credentials_info(credentials_info, credentials_file)["client_email"]
 
 
-def credentials(info: dict[str, Any]) -> service_account.Credentials:
-    """google-auth credentials with the read-only Sheets scope."""
+def credentials(
+    info: dict[str, Any], scopes: tuple[str, ...] = SCOPES
+) -> service_account.Credentials:
+    """google-auth credentials with ``scopes`` (default: the read-only Sheets scope)."""
     try:
-        creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+        creds = service_account.Credentials.from_service_account_info(info, scopes=list(scopes))
     except Exception:  # key parsing raises ValueError/TypeError/UnsupportedAlgorithm
         creds = None  # raised outside the except block: no exception context carries the key
     if creds is None:

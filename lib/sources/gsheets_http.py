@@ -39,7 +39,11 @@ __all__ = [
 ]
 
 API_BASE_ENV = "DELPHI_SHEETS_API_BASE"
-GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://oauth2.googleapis.com")
+GOOGLE_HOSTS = (
+    "https://sheets.googleapis.com",
+    "https://oauth2.googleapis.com",
+    "https://forms.googleapis.com",  # the write path only (lib.forms)
+)
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _OAUTH_RETRYABLE = frozenset({"internal_failure", "server_error", "temporarily_unavailable"})
 _BACKOFF_BASE = 1.0  # seconds; the n-th retry waits uniform(0, min(cap, base * 2**(n-1)))
@@ -86,6 +90,7 @@ class Attempts:
     requests: int = 0
     slept: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    service: str = "Google Sheets"  # named in messages ("Google Forms" on the write path)
 
     def run(self, call: Callable[[], T], what: str) -> T:
         """Call ``call`` until it succeeds, retrying transient failures within the limits."""
@@ -101,8 +106,8 @@ class Attempts:
                     raise self._exhausted(exc, what, attempt) from None
                 status = f" (HTTP {exc.status})" if exc.status else ""
                 _log.warning(
-                    "Google Sheets %s: %s%s; retry %d of %d in %.1f s",
-                    what, exc.kind, status, attempt, self.max_tries - 1, delay,
+                    "%s %s: %s%s; retry %d of %d in %.1f s",
+                    self.service, what, exc.kind, status, attempt, self.max_tries - 1, delay,
                 )  # fmt: skip
                 self.sleep(delay)
                 self.slept += delay
@@ -110,18 +115,18 @@ class Attempts:
 
     def _exhausted(self, exc: Retryable, what: str, tries: int) -> GoogleSheetError:
         """The error once retries are used up."""
-        n = f"{tries} {'try' if tries == 1 else 'tries'}"
+        n, api = f"{tries} {'try' if tries == 1 else 'tries'}", self.service
         if exc.kind == "quota":
-            text = f"Google Sheets quota exceeded; try again in a minute (HTTP 429, {n})."
+            text = f"{api} quota exceeded; try again in a minute (HTTP 429, {n})."
         elif exc.kind == "server":
-            text = f"Google Sheets is not responding (HTTP {exc.status}) after {n}; try later."
+            text = f"{api} is not responding (HTTP {exc.status}) after {n}; try later."
         elif exc.kind == "timeout":
             text = (
-                f"Google Sheets did not answer within {self.timeout:g} s ({what}) after {n}; "
+                f"{api} did not answer within {self.timeout:g} s ({what}) after {n}; "
                 "check the internet connection and try again."
             )
         else:
-            text = f"Cannot reach Google Sheets ({what}) after {n}; check the internet connection."
+            text = f"Cannot reach {api} ({what}) after {n}; check the internet connection."
         return GoogleSheetError(text, exc.kind)
 
 
@@ -135,6 +140,8 @@ def _retry_after(resp: requests.Response) -> float | None:
 
 def _what(url: str) -> str:
     """Which of the three requests ``url`` is, for messages."""
+    if "/v1/forms/" in url:
+        return "form"
     if "/v4/spreadsheets/" not in url:
         return "token request"
     return "values" if ":batchGet" in url else "metadata"

@@ -1,0 +1,301 @@
+"""lib.forms against the fake Google server over real HTTP (google-auth + requests): filling an
+empty form, refusing a filled one, the Results tab swapped in atomically, and a clear message
+with nothing half-written left unsaid for each fault (429, 500, 403, timeouts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lib import store
+from lib.analysis.rules import rule_from_config
+from lib.analysis.scales import Scale
+from lib.forms import WriteError, build_form, parse_form_id, read_form, write_form
+from lib.forms.build import question_style
+from lib.forms.links import form_questions
+from lib.forms.results import results_rows
+from lib.forms.write import write_results
+from lib.sources.base import GoogleSheetError
+from lib.sources.gsheets import read_sheet
+from lib.sources.gsheets_auth import FORMS_WRITE_SCOPES, SCOPES, SHEETS_WRITE_SCOPES
+
+EDITOR_URL = "https://docs.google.com/forms/d/{}/edit"
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture(scope="module")
+def demo_frames(demo_db_master):
+    """Round 3's statements and the snapshot's metrics, distribution and info (the demo)."""
+    with store.connect(demo_db_master, read_only=True) as con:
+        sid = store.current_snapshot_id(con)
+        stmts = store.statements_for(con, sid)
+        return {
+            "rows": stmts[stmts["round"] == 3],
+            "metrics": store.metrics_for(con, sid),
+            "distribution": store.distribution_for(con, sid),
+            "info": store.snapshot_info(con, sid),
+            "recipients": store.feedback_recipients(con, sid),
+        }
+
+
+@pytest.fixture
+def plan(demo_frames, demo_cfg):
+    f = demo_frames
+    return build_form(f["rows"], f["metrics"], f["distribution"], demo_cfg, 2)
+
+
+@pytest.fixture
+def api(rsa_service_account, google_session) -> dict[str, Any]:
+    """Keyword arguments binding lib.forms' calls to the fake, with recorded sleeps."""
+    return {
+        "credentials_info": rsa_service_account,
+        "session": google_session,
+        "sleep": Sleeps(),
+        "timeout": 0.5,
+    }
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def test_each_statement_title_starts_with_its_id_and_comment_follows(plan, demo_frames):
+    p = plan.preview
+    assert p["title"].iloc[0] == "Email Address" and p["kind"].iloc[0].startswith("identity")
+    assert p["title"].iloc[1] == "S04. " + demo_frames["rows"].iloc[0]["text"]
+    assert p["title"].iloc[2] == "Comments on statement S04 (optional)"
+    assert len(p) == 1 + 2 * 13 == len(plan.requests)
+
+
+def test_description_gives_the_previous_result_in_words(plan):
+    # demo round 2, S04: 2 Disagree, 2 Neither, 10 Agree, 1 Strongly agree (n = 15); % agree
+    # = (10 + 1) / 15 = 73%; median of 2,2,3,3,4x10,5 is the 8th value: 4
+    text = plan.preview.set_index("statement_id").loc["S04"]
+    row = text[text["kind"] == "multiple choice"].iloc[0]
+    assert row["description"] == (
+        "Round 2 result for S04: n = 15, 73% agree, median 4. Answers: 2 Disagree, "
+        "2 Neither agree nor disagree, 10 Agree, 1 Strongly agree. Wording unchanged."
+    )
+
+
+def test_description_of_a_revision_quotes_the_previous_wording(plan, demo_frames):
+    m = demo_frames["metrics"]
+    old = m[(m["round"] == 2) & (m["statement_id"] == "S07a")]["text"].iloc[0]
+    desc = plan.preview.set_index("title").filter(like="S07b.", axis=0)["description"].iloc[0]
+    assert desc.startswith("Round 2 result for S07a: n = 15")
+    assert f"Revised from S07a; the previous wording was: “{old}”" in desc
+
+
+def _scale(labels: dict[str, int], lo: int = 1, hi: int = 9, no_opinion=()) -> Scale:
+    return Scale(
+        "", lo, hi, labels, tuple(no_opinion), rule_from_config({"preset": "pct75"}, lo, hi)
+    )
+
+
+@pytest.mark.parametrize(
+    "scale,style",
+    [
+        (_scale({"1 - Strongly disagree": 1, "9 - Strongly agree": 9}), "scale"),
+        (_scale({"Disagree": 1, "Neutral": 2, "Agree": 3}, 1, 3), "choice"),
+        (_scale({"1": 1, "9": 9}, no_opinion=["Unable to judge"]), "choice"),
+        (_scale({}, 1, 12), "choice"),  # Forms' linear scale stops at 10
+    ],
+)
+def test_question_style_follows_the_scale(scale, style):
+    assert question_style(scale) == style
+
+
+def test_parse_form_id_refuses_the_panelists_address():
+    assert parse_form_id(EDITOR_URL.format("1AbCdEfGhIjKl")) == "1AbCdEfGhIjKl"
+    with pytest.raises(WriteError, match="editor's address"):
+        parse_form_id("https://docs.google.com/forms/d/e/1FAIpQLSe123/viewform")
+
+
+# --- writing a form ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("style", ["choice", "grid", "scale"])
+def test_write_fills_the_empty_form_with_ids_it_assigned(
+    fake_sheets, api, demo_frames, demo_cfg, style
+):
+    f = demo_frames
+    plan = build_form(f["rows"], f["metrics"], f["distribution"], demo_cfg, 2, style=style)
+    form_id = fake_sheets.add_form()
+    done = write_form(EDITOR_URL.format(form_id), plan, **api)
+    items = fake_sheets.forms[form_id]["items"]
+    assert len(items) == len(plan.requests) and done.form["items"] == items
+    asked = [q for q in form_questions(done.form) if q.statement_id]
+    assert sorted(q.statement_id for q in asked) == sorted(f["rows"]["statement_id"])
+    assert len({q.entry for q in asked}) == 13  # one question id per statement
+    kinds = {("questionGroupItem" in i) for i in items[1:] if "Comments" not in i["title"]}
+    assert kinds == {style == "grid"}
+    assert fake_sheets.count("token") == 1 and fake_sheets.count("forms.batchUpdate") == 1
+    assert fake_sheets.scopes == [" ".join(FORMS_WRITE_SCOPES)]
+
+
+def test_second_write_on_a_filled_form_is_refused(fake_sheets, api, plan):
+    form_id = fake_sheets.add_form()
+    write_form(form_id, plan, **api)
+    with pytest.raises(WriteError, match="already has 27 item") as info:
+        write_form(form_id, plan, **api)
+    assert info.value.kind == "not_empty" and "nothing was written" in str(info.value)
+    assert len(fake_sheets.forms[form_id]["items"]) == 27
+    assert fake_sheets.count("forms.batchUpdate") == 1
+
+
+def test_form_not_shared_as_editor_says_how_to_share_it(
+    fake_sheets, api, plan, rsa_service_account
+):
+    form_id = fake_sheets.add_form(editor=False)
+    with pytest.raises(WriteError) as info:
+        write_form(form_id, plan, **api)
+    email = rsa_service_account["client_email"]
+    assert info.value.kind == "permission"
+    assert f"share the form with {email} as Editor" in str(info.value)
+    assert "Nothing was written to the form." in str(info.value)
+    assert "items" not in fake_sheets.forms[form_id]
+
+
+def test_quota_429_is_retried_and_the_form_written_once(fake_sheets, api, plan):
+    form_id = fake_sheets.add_form()
+    fake_sheets.fault("429", times=2, endpoint="forms.batchUpdate")
+    write_form(form_id, plan, **api)
+    assert len(api["sleep"]) == 2 and fake_sheets.count("forms.batchUpdate") == 3
+    assert len(fake_sheets.forms[form_id]["items"]) == 27
+
+
+def test_server_500_gives_up_and_says_the_form_may_need_checking(fake_sheets, api, plan):
+    form_id = fake_sheets.add_form()
+    fake_sheets.fault("500", times=None, endpoint="forms.batchUpdate")
+    with pytest.raises(WriteError) as info:
+        write_form(form_id, plan, **api)
+    text = str(info.value)
+    assert "Google Forms is not responding (HTTP 500) after 5 tries" in text
+    assert "may or may not have been filled" in text and info.value.left == "unknown"
+    assert "items" not in fake_sheets.forms[form_id]
+
+
+def test_timeout_reading_the_form_is_a_clear_message(fake_sheets, api, plan):
+    form_id = fake_sheets.add_form()
+    fake_sheets.fault("slow", times=None, endpoint="forms.get", delay=1.0)
+    with pytest.raises(GoogleSheetError) as info:
+        read_form(form_id, **{**api, "max_tries": 2})
+    assert "Google Forms did not answer within 0.5 s (form) after 2 tries" in str(info.value)
+    assert fake_sheets.count("forms.batchUpdate") == 0
+
+
+def test_a_connection_reset_is_retried_and_the_form_written_once(fake_sheets, api, plan):
+    form_id = fake_sheets.add_form()
+    fake_sheets.fault("reset", times=1, endpoint="forms.batchUpdate")
+    done = write_form(form_id, plan, **api)
+    assert len(done.form["items"]) == 27 and fake_sheets.count("forms.batchUpdate") == 2
+
+
+def test_a_retry_after_a_write_that_got_through_adds_nothing_twice(fake_sheets, api, plan):
+    form_id = fake_sheets.add_form()
+    fake_sheets.fault("lost", times=1, endpoint="forms.batchUpdate")  # written, answer lost
+    with pytest.raises(WriteError) as info:
+        write_form(form_id, plan, **api)
+    assert info.value.kind == "conflict"
+    assert "an earlier try may have got through" in str(info.value)
+    assert len(fake_sheets.forms[form_id]["items"]) == 27  # not 54
+
+
+def test_write_control_refuses_a_form_changed_since_it_was_read(fake_sheets, plan, api):
+    from lib.forms.client import FORMS_API, GoogleApi
+
+    form_id = fake_sheets.add_form()
+    with GoogleApi(FORMS_WRITE_SCOPES, "Google Forms", **api) as g:
+        body = {"requests": plan.requests, "writeControl": {"requiredRevisionId": "00000000"}}
+        with pytest.raises(WriteError, match="changed since the required revision"):
+            g.call("POST", f"{FORMS_API}/{form_id}:batchUpdate", "form update", body=body)
+    assert "items" not in fake_sheets.forms[form_id]
+
+
+# --- the Results tab -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def results(demo_frames):
+    return results_rows(demo_frames["metrics"], demo_frames["info"])
+
+
+def _tab(fake, title: str) -> list[list[Any]]:
+    return fake.tabs[title]
+
+
+def test_results_tab_is_written_and_replaced_atomically(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    before = list(fake_sheets.tabs)
+    done = write_results(fake_sheets.sheet_url, results, **api)
+    assert list(fake_sheets.tabs) == [*before, "Results"]
+    assert _tab(fake_sheets, "Results") == results and done.cells == sum(map(len, results))
+    first_id = fake_sheets.sheet_id("Results")
+    write_results(fake_sheets.sheet_url, results[:8], **api)
+    assert list(fake_sheets.tabs) == [*before, "Results"]  # replaced, not added
+    assert (
+        _tab(fake_sheets, "Results") == results[:8] and fake_sheets.sheet_id("Results") != first_id
+    )
+    # token, metadata, add tab, values, swap: one values.batchUpdate per write
+    assert done.requests == 5 and fake_sheets.count("values.batchUpdate") == 2
+    assert fake_sheets.scopes == [" ".join(SHEETS_WRITE_SCOPES)] * 2
+
+
+def test_results_hold_aggregates_only(results, demo_frames):
+    people = demo_frames["recipients"]
+    secrets = set(people["identity"]) | set(people["name"].dropna()) | set(people["panelist"])
+    cells = {str(c) for row in results for c in row}
+    assert not cells & secrets
+    assert results[5][:5] == ["Round", "ID", "Domain", "Statement", "n (valid ratings)"]
+    assert len(results) == 6 + len(demo_frames["metrics"])
+
+
+def test_results_on_a_sheet_shared_as_viewer_say_editor_is_needed(
+    fake_sheets, api, results, rsa_service_account
+):
+    before = dict(fake_sheets.tabs)
+    with pytest.raises(WriteError) as info:
+        write_results(fake_sheets.sheet_url, results, **api)
+    email = rsa_service_account["client_email"]
+    assert f"share the spreadsheet with {email} as Editor" in str(info.value)
+    assert "Nothing was changed in the spreadsheet." in str(info.value)
+    assert fake_sheets.tabs == before
+
+
+def test_results_values_failure_removes_the_new_tab(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    write_results(fake_sheets.sheet_url, results[:7], **api)
+    fake_sheets.fault("500", times=None, endpoint="values.batchUpdate")
+    with pytest.raises(WriteError) as info:
+        write_results(fake_sheets.sheet_url, results, **api)
+    assert "Nothing was changed in the spreadsheet." in str(info.value) and not info.value.left
+    assert "Results (being written)" not in fake_sheets.tabs
+    assert _tab(fake_sheets, "Results") == results[:7]
+
+
+def test_results_swap_failure_says_which_tab_is_left(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    write_results(fake_sheets.sheet_url, results[:7], **api)
+    fake_sheets.fault("403", times=None, endpoint="sheets.batchUpdate", after=1)
+    with pytest.raises(WriteError) as info:
+        write_results(fake_sheets.sheet_url, results, **api)
+    assert "The 'Results' tab is unchanged" in str(info.value)
+    assert info.value.left == "Results (being written)"
+    assert _tab(fake_sheets, "Results") == results[:7]
+    assert _tab(fake_sheets, "Results (being written)") == results
+    fake_sheets.clear_faults()
+    write_results(fake_sheets.sheet_url, results, **api)  # the next write clears it away
+    assert "Results (being written)" not in fake_sheets.tabs
+    assert _tab(fake_sheets, "Results") == results
+
+
+def test_refresh_still_asks_for_the_read_only_scope(
+    fake_sheets, rsa_service_account, google_session
+):
+    read_sheet(fake_sheets.sheet_url, credentials_info=rsa_service_account, session=google_session)
+    assert fake_sheets.scopes == [" ".join(SCOPES)]
+    assert SCOPES == ("https://www.googleapis.com/auth/spreadsheets.readonly",)
