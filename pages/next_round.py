@@ -77,8 +77,11 @@ rows, problems = next_round.next_round_rows(plan, new, last + 1, statements["sta
 st.subheader(f"Rows for the Statements tab, round {last + 1}")
 for problem in problems:
     st.warning(ui.escape(problem), icon=":material/warning:")
-st.dataframe(
-    rows, hide_index=True, key="nr_preview", alt=f"Rows for the Statements tab, round {last + 1}"
+st.dataframe(  # a statement revised from none shows an empty cell, not "None"
+    rows.fillna({"revised_from": ""}),
+    hide_index=True,
+    key="nr_preview",
+    alt=f"Rows for the Statements tab, round {last + 1}",
 )
 st.caption(
     f"{len(rows)} statements; the columns are those of the Statements tab. "

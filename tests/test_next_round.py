@@ -82,6 +82,8 @@ def test_page_builds_from_the_round_just_closed(app):
     preview = _table(at, "revised_from")
     assert len(preview) == 13 and set(preview["round"]) == {3}
     assert "S07a" in preview["statement_id"].tolist()
+    # every statement kept as it is: no lineage, shown as an empty cell rather than "None"
+    assert set(preview["revised_from"]) == {""}
 
 
 def test_page_shows_new_id_and_note_right_after_the_wording(app):
