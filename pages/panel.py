@@ -34,7 +34,13 @@ with st.container(horizontal=True):
     st.metric("Lost since round 1", int(first["responded"] - last["responded"]), border=True)
 
 st.plotly_chart(ui.figure(participation_chart, part), key="pa_chart")
-st.dataframe(part, hide_index=True, key="pa_table", column_config=ui.columns.PARTICIPATION)
+st.dataframe(
+    summary.participation_view(part),
+    hide_index=True,
+    key="pa_table",
+    column_config=ui.columns.PARTICIPATION,
+)
+st.caption("Retained, lost and attrition compare each round with the one before: “—” in round 1.")
 
 st.subheader("Participation by panel attribute")
 by_attr = ui.stat(participation.participation_by_attribute, small)
@@ -42,7 +48,15 @@ if by_attr.empty:
     st.caption("The panel list has no attributes to break participation down by.")
 else:
     attr = st.selectbox("Attribute", sorted(by_attr["attribute"].unique()), key="pa_attribute")
-    st.plotly_chart(ui.figure(group_rate_chart, by_attr, attr), key="pa_group_chart")
+    if summary.all_groups_hidden(by_attr, attr, groups.other_label(small)):
+        st.info(
+            f"Every group of “{ui.escape(attr)}” has fewer than {small} panelists, so none is "
+            "shown on its own (they are pooled, or hidden): the table below gives their counts "
+            "together, and there is no group to compare in a chart.",
+            icon=":material/visibility_off:",
+        )
+    else:
+        st.plotly_chart(ui.figure(group_rate_chart, by_attr, attr), key="pa_group_chart")
     st.dataframe(summary.attribute_table(by_attr, attr), hide_index=True, key="pa_group_table")
     st.caption(groups.pooling_rule(small))
 

@@ -56,7 +56,7 @@ else:
     st.caption(stability.STABILITY_RULE)
 
 st.subheader("Under other consensus definitions")
-per = ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map)
+per = summary.with_study_status(ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map), m)
 counts = ui.stat(sensitivity.sensitivity_counts_by_scale, per, cfg.scale_map)
 ui.rules_table(per[per["statement_id"].isin(ids)], counts, key="st_rules")
 ui.inapplicable_captions(counts)

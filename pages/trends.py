@@ -23,10 +23,19 @@ tabs = ["Statements", "Groups", "Panel agreement", "Flow of statements", "Consen
 by_statement, by_group, by_panel, flow_tab, by_rule = st.tabs(tabs)
 
 with by_statement:
-    st.plotly_chart(ui.figure(charts.agreement_heatmap, m, fams, threshold), key="tr_heatmap")
+    shown = m
+    if m["statement_id"].nunique() > summary.HEATMAP_ROWS:  # a study at scale: a page at a time
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            domains = ["All domains", *sorted(m["domain"].dropna().unique())]
+            domain = st.selectbox("Domain", domains, key="tr_heat_domain")
+            pages = summary.heatmap_pages(m, fams, None if domain == domains[0] else domain)
+            page = st.selectbox("Rows", list(pages), key="tr_heat_page")
+        shown = pages.get(page, next(iter(pages.values())))
+    st.plotly_chart(ui.figure(charts.agreement_heatmap, shown, fams, threshold), key="tr_heatmap")
     st.caption(
-        "One row per statement; a revised statement stays on its original row "
-        "(S07 → S07a → S07b). Numbers are % agreement of valid ratings."
+        "One row per statement, named by its latest version: a revised statement stays on "
+        "one row (hover a cell for its versions, e.g. S07 → S07a → S07b). Numbers are % "
+        "agreement of valid ratings; ● consensus in, ■ consensus out."
     )
     st.subheader("Trajectories")
     picked, repeated = ui.trajectory_picker(m, fams)
@@ -49,13 +58,14 @@ with by_panel:
     right.plotly_chart(
         ui.figure(agreement_charts.agreement_index_chart, kendall, alpha), key="tr_w"
     )
+    st.caption(summary.w_coverage(kendall) + " " + summary.W_READING)
     st.caption(
         "Later rounds re-rate only the statements still without consensus, so indices "
         "from different rounds describe different statement sets. "
         + ui.escape(agreement.MISSING_RULE)
     )
     if st.toggle("Kendall's W per domain", key="tr_by_domain"):
-        table = ui.stat(agreement.kendall_w, True, cfg.scale_map)
+        table = summary.w_read(ui.stat(agreement.kendall_w, True, cfg.scale_map))
         st.plotly_chart(ui.figure(agreement_charts.kendall_domain_chart, table), key="tr_w_domain")
     else:
         table = summary.agreement_indices(kendall, alpha)
@@ -71,8 +81,9 @@ with flow_tab:
     )
 
 with by_rule:
-    per = ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map)
-    counts = ui.stat(sensitivity.sensitivity_counts_by_scale, per, cfg.scale_map)
+    per = summary.with_study_status(ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map), m)
+    superseded = summary.superseded_ids(m)
+    counts = ui.stat(summary.rule_counts, per, cfg.scale_map, superseded)
     scopes = list(dict.fromkeys(counts.loc[counts["applicable"], "scope"]))
     scope = st.segmented_control("Count statements in", scopes, default=scopes[-1], key="tr_scope")
     scope = scope or scopes[-1]
@@ -80,8 +91,10 @@ with by_rule:
     ui.inapplicable_captions(counts)
     st.caption(
         "Each statement's status under every rule, recomputed from the ratings of the "
-        "round it was rated in. Had another rule been used, later rounds would have "
-        "re-rated different statements."
+        "round it was rated in. “Final versions” counts each statement once, at the last "
+        "round it was rated, as the Overview and the report do; a round counts every wording "
+        "rated in it. Had another rule been used, later rounds would have re-rated different "
+        "statements."
     )
     only = st.toggle("Only statements where the rules disagree", value=True, key="tr_disagree")
     shown = per[per["rules_disagree"]] if only else per

@@ -305,7 +305,7 @@ def test_every_group_marks_and_group_columns_use_the_verdicts_given():
         {"round": 1, "statement_id": ["S1"], "group": "A", "n": 5, "pct_agree": 80.0}
     ).assign(status="consensus_in")
     out = group_columns(table, by_group, "A")
-    assert out["group_status"].tolist()[0] == "Consensus in" and pd.isna(out["group_n"][1])
+    assert out["group_status"].tolist()[0] == "● Consensus in" and pd.isna(out["group_n"][1])
 
 
 def test_concordance_summary_and_discordant_statements_by_hand():
@@ -374,7 +374,8 @@ def test_overview_shows_the_picked_groups_numbers_next_to_the_panels(study, monk
     for group in ("Clinicians", SMALL):
         at.selectbox(key="ov_group").select(group).run()
         table = _table(at, "group_n")
-        assert len(table) == 6  # each statement's last round: S01, S02, S04, S05; S03, S04a
+        # each statement's final version: S01, S02, S05; S03, S04a (S04 was revised to S04a)
+        assert len(table) == 5
         for row in table.itertuples():
             want = _cell(exp, row.round, row.statement_id, group)
             assert row.group_n == want["n"]
@@ -388,15 +389,9 @@ def test_overview_consensus_in_every_group_column_for_the_committee(study, monke
     at = _app(study, monkeypatch, "committee")
     marks = _table(at, "every_group").set_index("statement_id")["every_group"]
     # S01 in every group; S02 not among Researchers (1 of 2); S03 in round 2 not among
-    # Clinicians; S04a in every group; S05 out everywhere (not in)
-    assert marks.to_dict() == {
-        "S01": "✓",
-        "S02": "✗",
-        "S03": "✗",
-        "S04": "✗",
-        "S04a": "✓",
-        "S05": "✗",
-    }
+    # Clinicians; S04a in every group (S04, revised to it, is not a final version); S05 out
+    # everywhere (not in)
+    assert marks.to_dict() == {"S01": "✓", "S02": "✗", "S03": "✗", "S04a": "✓", "S05": "✗"}
 
 
 def test_observers_column_tells_nothing_of_the_small_group(study, monkeypatch):
@@ -441,7 +436,7 @@ def test_trends_groups_tab_for_the_committee(study, monkeypatch):
     assert not at.exception
     heat = _chart(at, "% agree per statement")
     assert [t.split("<br>")[0] for t in heat["layout"]["xaxis"]["ticktext"]][-1] == SMALL
-    # each statement's last round: S03 is discordant in round 2 (Patients 100%, Clinicians
+    # each statement's final version: S03 is discordant in round 2 (Patients 100%, Clinicians
     # 2 of 6); the gap is the largest minus the smallest group's % agree
     split = _table(at, "lowest_group")
     assert split["statement_id"].tolist() == ["S03"]
@@ -450,13 +445,14 @@ def test_trends_groups_tab_for_the_committee(study, monkeypatch):
     assert split["gap"].iloc[0] == pytest.approx(max(pcts) - min(pcts))
     assert split["lowest_group"].iloc[0] == "Clinicians"
     counts = _table(at, "gap_max").set_index("concordance")["statements"]
-    # S01, S04a and S05 (out in every group) · S02 panel only · S03 discordant · S04 none
+    # S01, S04a and S05 (out in every group) · S02 panel only · S03 discordant; S04 (no
+    # consensus) was revised to S04a, so it is not a final version
     assert counts.to_dict() == {
         "Consensus in every group": 3,
         "Panel only": 1,
         "Discordant": 1,
         "Some groups": 0,
-        "No consensus": 1,
+        "No consensus": 0,
     }
     box = at.selectbox(key="tr_groups_statement")
     box.select(next(o for o in box.options if o.startswith("S04a — "))).run()

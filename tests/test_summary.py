@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from lib.analysis.flow import families
 from lib.analysis.summary import (
     agreement_indices,
+    all_groups_hidden,
     attribute_table,
     cutoff_note,
     families_in_domain,
     families_labelled,
     family_options,
     final_statements,
+    heatmap_pages,
     latest_per_statement,
     lineage,
+    participation_view,
     round_labels,
     round_summary,
     short_texts,
@@ -72,6 +76,50 @@ def test_status_table_filters_by_round_domain_and_status():
     assert status_table(METRICS, 1)["statement_id"].tolist() == ["S01", "S02", "S03"]
     got = status_table(METRICS, "latest", domains=["B"], statuses=["no_consensus"])
     assert got["statement_id"].tolist() == ["S03", "S03a", "S03b"]
+
+
+def test_status_table_lists_final_versions_and_a_round_every_wording():
+    m = METRICS.assign(revised_from=STATEMENTS["revised_from"])
+    assert status_table(m, "latest")["statement_id"].tolist() == ["S01", "S02", "S03b"]
+    assert status_table(m, 2)["statement_id"].tolist() == ["S02", "S03a"]
+    # id, status and % agree first: the columns in view on a phone
+    assert status_table(m, "latest").columns[:3].tolist() == ["statement_id", "status", "pct_agree"]
+
+
+def test_heatmap_pages_cut_families_in_order_and_keep_versions_together():
+    m = METRICS.assign(revised_from=STATEMENTS["revised_from"])
+    fams = families(STATEMENTS)
+    pages = heatmap_pages(m, fams, size=2)
+    assert list(pages) == ["Statements 1–2 of 3", "Statements 3–3 of 3"]
+    assert pages["Statements 3–3 of 3"]["statement_id"].tolist() == ["S03", "S03a", "S03b"]
+    assert list(heatmap_pages(m, fams, domain="B", size=2)) == ["All"]
+
+
+def test_participation_view_shows_a_dash_where_round_1_has_nothing_to_compare():
+    part = pd.DataFrame(
+        {
+            "round": [1, 2],
+            "retained": [np.nan, 9.0],
+            "lost": [np.nan, 1.0],
+            "attrition_pct": [np.nan, 10.0],
+        }
+    )
+    got = participation_view(part)
+    assert got.loc[0, ["retained", "lost", "attrition_pct"]].tolist() == ["—", "—", "—"]
+    assert got.loc[1, ["retained", "lost", "attrition_pct"]].tolist() == ["9", "1", "10"]
+
+
+def test_all_groups_hidden_only_when_no_group_of_the_attribute_is_shown():
+    by = pd.DataFrame(
+        {
+            "attribute": ["Country", "Country", "Role", "Site", "Site"],
+            "group": ["All panelists", "All panelists", "Nurse", "Other", "Other"],
+            "hidden": ["under 5", "under 5", "", "", ""],
+        }
+    )
+    assert all_groups_hidden(by, "Country") and not all_groups_hidden(by, "Role")
+    assert all_groups_hidden(by, "Site", pooled="Other")  # only the pooled row is shown
+    assert not all_groups_hidden(by, "Site") and not all_groups_hidden(by, "Absent")
 
 
 def test_lineage_follows_revisions_both_ways():
@@ -179,10 +227,31 @@ def test_cutoff_note_counts_votes_of_the_largest_panel():
 
 
 def test_agreement_indices_put_alpha_beside_kendalls_w_per_round():
-    kendall = pd.DataFrame({"round": [1, 2], "w": [0.3, 0.5], "p": [0.01, 0.2]})
+    kendall = pd.DataFrame(
+        {
+            "round": [1, 2],
+            "n_panelists": [11, 15],
+            "panelists_dropped": [4, 0],
+            "w": [0.3, 0.5],
+            "p": [0.01, 0.2],
+        }
+    )
     alpha = pd.DataFrame(
         {"round": [2, 1], "alpha": [0.4, 0.2], "n_ratings": [90, 120], "note": ["", ""]}
     )
     got = agreement_indices(kendall, alpha)
-    assert got.columns.tolist() == ["round", "w", "p", "alpha", "n_ratings"]
+    assert got.columns.tolist() == [
+        "round",
+        "n_panelists",
+        "panelists_dropped",
+        "w",
+        "p",
+        "covers",
+        "strength",
+        "alpha",
+        "n_ratings",
+    ]
     assert got["alpha"].tolist() == [0.2, 0.4]
+    # 11 complete cases of the 11 + 4 who rated; Schmidt (1997): 0.3 weak, 0.5 moderate
+    assert got["covers"].tolist() == ["11 of 15", "15 of 15"]
+    assert got["strength"].tolist() == ["weak", "moderate"]

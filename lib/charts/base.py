@@ -14,6 +14,8 @@ __all__ = [
     "STATUS_COLORS",
     "STATUS_LABELS",
     "STATUS_SYMBOLS",
+    "STATUS_MARKED",
+    "STATUS_TEXT_COLORS",
     "LINE_COLORS",
     "GREYS",
     "FONT",
@@ -21,6 +23,7 @@ __all__ = [
     "likert_colors",
     "layout",
     "legend_below",
+    "LEGEND_BELOW",
     "esc",
     "rounds_axis",
 ]
@@ -37,6 +40,19 @@ STATUS_SYMBOLS = {
     "consensus_in": "circle",
     "consensus_out": "square",
     "no_consensus": "circle-open",
+}
+# A status in a table cell: the chart's marker as a character before the label (● in, ■ out,
+# ○ none), the text in the status colour (a darker grey for "none": #9E9E9E on white is too
+# faint for text, WCAG 1.4.3), so a row reads the same as the charts beside it.
+STATUS_MARKED = {
+    "consensus_in": "● Consensus in",
+    "consensus_out": "■ Consensus out",
+    "no_consensus": "○ No consensus",
+}
+STATUS_TEXT_COLORS = {
+    "consensus_in": "#0072B2",
+    "consensus_out": "#B34700",
+    "no_consensus": "#5F5F5F",
 }
 # Okabe & Ito colours not used for a status, for lines that are not statuses (series, families).
 LINE_COLORS = ["#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000", "#8C510A"]
@@ -100,14 +116,27 @@ def _ramp(anchors: list[str], n: int) -> list[str]:
     return ["#{:02X}{:02X}{:02X}".format(*(round(ch[i]) for ch in channels)) for i in range(n)]
 
 
-def layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    """The shared look: title, font, height, margins, legend on top, white plot."""
+# The legend under the plot, placed from the bottom of the whole figure ("container"): Plotly
+# then widens the bottom margin to fit it, so it never covers the axis title, the plot or the
+# chart's title however many rows it wraps onto on a phone (a legend above the plot grows up
+# over the title; one placed below the plot in plot units lands on the axis title).
+LEGEND_BELOW = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0)
+
+
+def layout(fig: go.Figure, title: str, height: int, subtitle: str = "") -> go.Figure:
+    """The shared look: title (and a smaller ``subtitle`` under it, so a long title need not
+    run off a phone's screen), font, height, margins, legend below, white plot."""
+    # the title held at the top of the figure: axis labels on top (a heatmap's) stay clear of it
+    title_ = dict(text=title, x=0, font=dict(size=15), yref="container", y=1, yanchor="top")
+    title_["pad"] = dict(t=12)
+    if subtitle:
+        title_["subtitle"] = dict(text=subtitle, font=dict(size=12, color="#555555"))
     fig.update_layout(
-        title=dict(text=title, x=0, font=dict(size=15)),
+        title=title_,
         font=FONT,
         height=height,
-        margin=dict(l=10, r=10, t=50, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        margin=dict(l=10, r=10, t=70 if subtitle else 50, b=10),
+        legend=LEGEND_BELOW,
         plot_bgcolor="white",
     )
     return fig
@@ -131,8 +160,8 @@ def rounds_axis(rounds: Any) -> dict:
 
 
 def legend_below(fig: go.Figure) -> go.Figure:
-    """Legend under the plot: for half-width charts whose legend would hit the title."""
-    fig.update_layout(legend=dict(orientation="h", y=-0.12, yanchor="top", x=0))
+    """Legend under the plot (``LEGEND_BELOW``; the default of :func:`layout`)."""
+    fig.update_layout(legend=LEGEND_BELOW)
     return fig
 
 

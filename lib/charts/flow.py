@@ -125,7 +125,7 @@ def _flow_node(
     return label, "#9E9E9E", max(x - 0.13, 0.001), 0.5 if kind == "entered" else 0.95
 
 
-def sensitivity_chart(counts: pd.DataFrame, scope: str = "last round rated") -> go.Figure:
+def sensitivity_chart(counts: pd.DataFrame, scope: str = "final versions") -> go.Figure:
     """Statements by status under each consensus rule (one scope), side by side."""
     c = counts[(counts["scope"] == scope) & counts["applicable"]]
     labels = [esc(lab) for lab in c["label"]]
@@ -147,6 +147,7 @@ def sensitivity_chart(counts: pd.DataFrame, scope: str = "last round rated") -> 
         yaxis=dict(autorange="reversed"),
         xaxis=dict(title="Statements", gridcolor="#EEEEEE"),
     )
-    fig = layout(fig, f"Consensus under each rule ({scope})", 140 + 48 * max(len(c), 1))
+    subtitle = f"Statements counted: {esc(scope)}"
+    fig = layout(fig, "Consensus under each rule", 160 + 48 * max(len(c), 1), subtitle)
     fig.update_layout(legend=dict(traceorder="normal"))
     return fig

@@ -8,14 +8,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lib.analysis.scales import ScaleMap
-from lib.charts.base import STATUS_COLORS, STATUS_LABELS, layout, legend_below, likert_colors
+from lib.charts.base import STATUS_COLORS, STATUS_LABELS, layout, likert_colors
 from lib.textsafe import wrap
 
 __all__ = ["status_by_round_chart", "likert_chart", "RoundScale", "round_scales"]
 
 
 def status_by_round_chart(metrics: pd.DataFrame) -> go.Figure:
-    """Stacked bars: statements per round by consensus status."""
+    """Horizontal stacked bars: statements rated per round by consensus status, round 1 on
+    top (a bar per round: full width on a desktop and readable on a phone)."""
     counts = (
         metrics.groupby(["round", "status"])
         .size()
@@ -25,16 +26,19 @@ def status_by_round_chart(metrics: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for status, color in STATUS_COLORS.items():
         fig.add_bar(
-            x=[f"Round {r}" for r in counts.index],
-            y=counts[status],
+            y=[f"Round {r}" for r in counts.index],
+            x=counts[status],
+            orientation="h",
             name=STATUS_LABELS[status],
             marker_color=color,
-            hovertemplate="%{x}: %{y} statements "
+            hovertemplate="%{y}: %{x} statements "
             + STATUS_LABELS[status].lower()
             + "<extra></extra>",
         )
-    fig.update_layout(barmode="stack", yaxis_title="Statements rated")
-    return legend_below(layout(fig, "Consensus status per round", 320))  # half-width
+    fig.update_layout(barmode="stack", xaxis_title="Statements rated", bargap=0.3)
+    fig.update_yaxes(autorange="reversed")
+    fig = layout(fig, "Consensus status per round", 150 + 36 * len(counts))
+    return fig.update_layout(legend=dict(traceorder="normal"))
 
 
 class RoundScale(NamedTuple):
@@ -114,7 +118,8 @@ def likert_chart(
         ),
     )
     fig.update_layout(legend=dict(traceorder="normal"))
-    return layout(fig, wrap(title, 90, 2) if title else "", 130 + 45 * len(rounds))
+    # room below for the legend: one row on a desktop, up to four on a phone
+    return layout(fig, wrap(title, 90, 2) if title else "", 230 + 45 * len(rounds))
 
 
 def _scale_bars(

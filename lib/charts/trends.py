@@ -67,8 +67,11 @@ def agreement_heatmap(
         .reset_index(drop=True)
     )
     latest = m.sort_values("round").groupby("family").tail(1).set_index("family")["text"]
+    # the latest version's id, then as much wording as a phone leaves room for: the chain of
+    # versions (S07 → S07a → S07b) and the whole wording are in the hover
+    last_id = m.sort_values("round").groupby("family").tail(1).set_index("family")["statement_id"]
     labels = [
-        f"{esc(r.family_label)}  {esc(short(latest.get(r.family, ''), 42))}"
+        f"{esc(last_id.get(r.family, r.family))}  {esc(short(latest.get(r.family, ''), 24))}"
         for r in order.itertuples()
     ]
     row_of = {f: i for i, f in enumerate(order["family"])}
@@ -78,34 +81,36 @@ def agreement_heatmap(
     z[m["row"].to_numpy(), [rounds.index(r) for r in m["round"]]] = m["pct_agree"]
     hover = np.full(z.shape, "", dtype=object)
     for r, cd in zip(m.itertuples(), _hover_rows(m), strict=True):
+        chain = f" ({esc(r.family_label)})" if "→" in str(r.family_label) else ""
         hover[r.row, rounds.index(r.round)] = (
-            f"<b>{cd[0]}</b> · round {r.round}<br>{r.pct_agree:.0f}% agree ({cd[2]} of {cd[3]})"
-            f" · {cd[4]}<br>{cd[1]}"
+            f"<b>{cd[0]}</b>{chain} · round {r.round}<br>{r.pct_agree:.0f}% agree "
+            f"({cd[2]} of {cd[3]}) · {cd[4]}<br>{cd[1]}"
         )
-    colorbar = dict(
-        title=dict(text="% agree"),
-        ticksuffix="%",
-        len=min(1.0, 400 / (22 * len(order) + 140)),
-        y=1,
-        yanchor="top",
-        thickness=12,
-    )
-    fig = go.Figure(agree_heatmap(z, rounds, list(range(len(order))), hover, colorbar))
-    add_status_markers(fig, m, "round", "row", size=9, offset=0.32)
+    # no colour bar: every cell writes its own % (a bar took a sixth of a phone's width)
+    heat = agree_heatmap(z, rounds, list(range(len(order))), hover, {})
+    heat.update(showscale=False)
+    fig = go.Figure(heat)
+    # the marker in the cell's upper right corner, clear of the number written in its middle
+    add_status_markers(fig, m.assign(row=m["row"] - 0.3), "round", "row", size=7, offset=0.4)
     fig.update_yaxes(
         tickvals=list(range(len(order))),
         ticktext=labels,
-        autorange="reversed",
+        range=[len(order) - 0.5, -0.5],  # first row on top; no padding the markers would add
         showgrid=False,
         zeroline=False,
         tickfont=dict(size=12),
     )
-    fig.update_xaxes(**rounds_axis(rounds), side="top")
-    title = "Agreement per statement and round"
+    # "Round" over the number: three or more rounds fit a phone's width without turning
+    # (more rounds: the numbers under one axis title "Round")
+    axis = rounds_axis(rounds)
+    many = len(rounds) > 3
+    axis["ticktext"] = [str(r) if many else f"Round<br>{r}" for r in rounds]
+    fig.update_xaxes(**axis, side="top", tickangle=0, title="Round" if many else None)
+    subtitle = "% agree in each round"
     if threshold is not None:
-        title += f" (consensus threshold {threshold:g}%)"
-    fig = layout(fig, title, 140 + 22 * len(order))
-    fig.update_layout(legend=dict(y=-0.01, yanchor="top", x=0), margin=dict(t=80))
+        subtitle += f"; consensus threshold {threshold:g}%"
+    fig = layout(fig, "Agreement per statement and round", 190 + 22 * len(order), subtitle)
+    fig.update_layout(margin=dict(t=125 if many else 105))  # room for the axis title
     return fig
 
 
@@ -145,9 +150,8 @@ def trajectory_chart(
     _status_legend(fig)
     fig.update_yaxes(range=[-3, 105], ticksuffix="%", title="Agreement", gridcolor="#EEEEEE")
     fig.update_xaxes(**rounds_axis(m["round"].unique() if len(m) else [1]))
-    fig = layout(fig, "Agreement across rounds", 420)
-    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, yanchor="top"))
-    return fig
+    # the legend below (layout's): beside the plot it took half a phone's width
+    return layout(fig, "Agreement across rounds", 460)
 
 
 def _family_trace(fig: go.Figure, m: pd.DataFrame, color: str, **trace: Any) -> None:

@@ -24,7 +24,83 @@ __all__ = [
     "final_statements",
     "dropped_items",
     "revisions",
+    "HEADERS",
+    "DECIMALS",
+    "human_table",
 ]
+
+# Machine column names (the CSV's, for scripts) -> what a person reads, with units.
+HEADERS = {
+    "snapshot_id": "Snapshot",
+    "snapshot_taken": "Snapshot taken (UTC)",
+    "content_hash": "Content hash",
+    "round": "Round",
+    "statement_id": "ID",
+    "domain": "Domain",
+    "text": "Statement",
+    "n": "Valid ratings (n)",
+    "n_no_opinion": "No opinion (n)",
+    "n_missing": "Blank (n)",
+    "n_agree": "Agree (n)",
+    "n_disagree": "Disagree (n)",
+    "pct_agree": "Agree (%)",
+    "pct_neutral": "Neutral (%)",
+    "pct_disagree": "Disagree (%)",
+    "ci_low": "Agree, 95% CI low (%)",
+    "ci_high": "Agree, 95% CI high (%)",
+    "cutoff": "Votes needed (n)",
+    "votes_to_flip": "Votes to flip (n)",
+    "median": "Median (points)",
+    "q1": "Q1 (points)",
+    "q3": "Q3 (points)",
+    "iqr": "IQR (points)",
+    "mean": "Mean (points)",
+    "sd": "SD (points)",
+    "min": "Lowest (points)",
+    "max": "Highest (points)",
+    "status": "Status",
+    "fate": "Outcome",
+    "rule": "Rule",
+    "scale": "Scale",
+    "n_panelists": "Panelists (W, complete cases)",
+    "n_statements": "Statements (W)",
+    "panelists_dropped": "Panelists left out of W",
+    "statements_dropped": "Statements left out of W",
+    "w": "Kendall's W",
+    "chi2": "Chi-squared (W)",
+    "df": "df",
+    "p": "p",
+    "mcnemar_p": "McNemar p (exact binomial)",
+    "wilcoxon_p": "Wilcoxon p",
+    "note": "Note",
+    "invited": "Invited (n)",
+    "responded": "Responded (n)",
+    "response_rate": "Response rate (%)",
+}
+# Decimals a person needs: percentages to 0.1, scale points to 0.01, indices to 0.001.
+DECIMALS = {
+    **dict.fromkeys(["pct_agree", "pct_neutral", "pct_disagree", "ci_low", "ci_high"], 1),
+    **dict.fromkeys(["response_rate", "median"], 1),
+    **dict.fromkeys(["q1", "q3", "iqr", "mean", "sd", "chi2"], 2),
+    **dict.fromkeys(["w", "alpha"], 3),
+    **dict.fromkeys(["p", "mcnemar_p", "wilcoxon_p"], 4),
+}
+
+
+def human_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for a person: numbers rounded (``DECIMALS``), headers with units
+    (``HEADERS``); columns not listed are kept as they are.
+
+    >>> human_table(pd.DataFrame({"pct_agree": [86.66666], "sd": [0.912345], "x": [1]}))
+       Agree (%)  SD (points)  x
+    0       86.7         0.91  1
+    """
+    out = frame.copy()
+    for col, places in DECIMALS.items():
+        if col in out and pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].round(places)
+    return out.rename(columns=HEADERS)
+
 
 # What became of a (round, statement): the vocabulary of lib.analysis.flow.statement_flow.
 FATE_LABELS = {

@@ -23,7 +23,14 @@ from lib.reports.scale_uses import (
     scale_name,
     scales_used,
 )
-from lib.reports.tables import FATE_LABELS, TERMINAL, dropped_items, final_statements, revisions
+from lib.reports.tables import (
+    FATE_LABELS,
+    TERMINAL,
+    dropped_items,
+    final_statements,
+    human_table,
+    revisions,
+)
 from lib.reports.uncertainty import shape_counts, uncertainty_sheets
 
 __all__ = [
@@ -303,6 +310,11 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
     }
 
 
-def xlsx_report(data: ReportData) -> bytes:
-    """The report as a workbook, one sheet per table; no cell can run as a formula."""
-    return safe_workbook(_sheets(data))
+def xlsx_report(data: ReportData, *, human: bool = False) -> bytes:
+    """The report as a workbook, one sheet per table; no cell can run as a formula.  Headers
+    are the CSV's machine names, or with ``human`` headers with units and numbers rounded as
+    a person reads them (``lib.reports.tables.human_table``)."""
+    sheets = _sheets(data)
+    if human:
+        sheets = {name: human_table(frame) for name, frame in sheets.items()}
+    return safe_workbook(sheets)

@@ -12,6 +12,7 @@ from lib.textsafe import escape_markdown
 __all__ = [
     "ROUND",
     "ROUNDS",
+    "WRAPPED_ROW_HEIGHT",
     "STATUS_TABLE",
     "STATUS_TABLE_GROUPS",
     "METRICS_SHOWN",
@@ -56,17 +57,22 @@ ROUNDS: dict[str, Any] = {
     "out": "Consensus out",
     "none": "No consensus",
 }
+# Rows tall enough for the wording to wrap onto three lines (Streamlit wraps text only in rows
+# taller than 4rem = 64 px).
+WRAPPED_ROW_HEIGHT = 68
 STATUS_TABLE: dict[str, Any] = {
-    "statement_id": "ID",
+    # ID, status and % agree come first: in view on a phone.  The ID is pinned (it stays when
+    # the table scrolls sideways); pinned columns are drawn faded, so the status is not.
+    "statement_id": _TEXT("ID", pinned=True),
+    "status": _TEXT("Status", width=132),
+    "pct_agree": _NUM("% agree", format="%.0f", width=70, help="% of valid ratings that agree"),
     "round": ROUND,
     "domain": "Domain",
-    "text": _TEXT("Statement", width="large"),
+    "text": _TEXT("Statement", width=420),
     "scale": _TEXT("Scale", help="A Yes/No question's % agree is its share of Yes"),
-    "n": "n",
-    "pct_agree": _NUM("% agree", format="%.0f"),
+    "n": _NUM("n", help="Valid ratings"),
     "median": _NUM("Median", format="%.1f"),
-    "iqr": _NUM("IQR", format="%.2f"),
-    "status": "Status",
+    "iqr": _NUM("IQR", format="%.2f", help="Interquartile range (Q3 − Q1), in scale points"),
     "group_n": _NUM("n (group)", help="Valid ratings in the group picked"),
     "group_pct_agree": _NUM("% agree (group)", format="%.0f"),
     "group_status": _TEXT("Status (group)", help="The same rule, within the group picked"),
@@ -79,7 +85,7 @@ STATUS_TABLE: dict[str, Any] = {
 
 STATUS_TABLE_GROUPS: dict[str, Any] = {  # with a group's columns: a narrower wording column
     **STATUS_TABLE,
-    "text": _TEXT("Statement", width="medium"),
+    "text": _TEXT("Statement", width=300),
 }
 
 # Statements
@@ -102,7 +108,20 @@ METRICS_SHOWN = [
 ]
 METRICS: dict[str, Any] = {
     "round": ROUND,
-    **{c: _NUM(format="%.1f") for c in ("pct_agree", "pct_neutral", "pct_disagree", "mean", "sd")},
+    "statement_id": "ID",
+    "n": _NUM("Valid ratings", help="Ratings on the scale: no opinion and blanks left out"),
+    "n_no_opinion": _NUM("No opinion", help="Answers of “no opinion” / “unable to score”"),
+    "n_missing": _NUM("Blank", help="Panelists who answered the round but left this one blank"),
+    "pct_agree": _NUM("% agree", format="%.1f", help="% of valid ratings in the agree range"),
+    "pct_neutral": _NUM("% neutral", format="%.1f", help="% of valid ratings in the middle"),
+    "pct_disagree": _NUM("% disagree", format="%.1f", help="% in the disagree range"),
+    "median": _NUM("Median", format="%.1f", help="Scale points"),
+    "q1": _NUM("Q1", format="%.2f", help="First quartile, scale points (R type 7)"),
+    "q3": _NUM("Q3", format="%.2f", help="Third quartile, scale points (R type 7)"),
+    "iqr": _NUM("IQR", format="%.2f", help="Interquartile range Q3 − Q1, scale points"),
+    "mean": _NUM("Mean", format="%.2f", help="Scale points"),
+    "sd": _NUM("SD", format="%.2f", help="Standard deviation, scale points"),
+    "status": "Status",
 }
 SOLIDITY_ORDER = [
     "round",
@@ -162,7 +181,11 @@ STABILITY: dict[str, Any] = {
     "wilcoxon_p": "Wilcoxon p",
     "n_to_agree": "→ agree",
     "n_from_agree": "agree →",
-    "mcnemar_p": "McNemar p",
+    "mcnemar_p": _TEXT(
+        "McNemar p (exact)",
+        help="Exact binomial p on the panelists who crossed into or out of agreement (not "
+        "R's mcnemar.test, which is χ² with continuity correction)",
+    ),
     "verdict": "Verdict",
     "note": "Note",
 }
@@ -184,16 +207,21 @@ def rules(names: dict[str, str], text: bool = False) -> dict[str, Any]:
 AGREEMENT_INDEX: dict[str, Any] = {
     "round": ROUND,
     "domain": "Domain",
-    "n_panelists": "Panelists",
-    "n_statements": "Statements",
-    "panelists_dropped": "Left out",
-    "statements_dropped": None,
     "w": _NUM("Kendall's W", format="%.3f"),
-    "chi2": _NUM("χ²", format="%.1f"),
-    "df": "df",
-    "p": "p",
-    "alpha": _NUM("Krippendorff's α", format="%.3f"),
+    "strength": _TEXT("W: agreement", help="Schmidt (1997): 0.1 very weak … 0.9 unusually strong"),
+    "covers": _TEXT(
+        "W covers",
+        help="Complete cases: the panelists who rated every statement, of those who rated",
+    ),
+    "alpha": _NUM("Krippendorff's α", format="%.3f", help="Uses every rating, of everyone"),
     "n_ratings": "Ratings (α)",
+    "chi2": _NUM("χ² (W)", format="%.1f"),
+    "df": "df",
+    "p": "p (W)",
+    "n_statements": "Statements (W)",
+    "n_panelists": None,
+    "panelists_dropped": None,
+    "statements_dropped": None,
     "note": _TEXT("Note", width="large"),
 }
 
@@ -221,9 +249,9 @@ PARTICIPATION: dict[str, Any] = {
     "responded": "Responded",
     "response_rate": _NUM("Response %", format="%.0f"),
     "new": "New",
-    "retained": "Retained",
-    "lost": "Lost",
-    "attrition_pct": _NUM("Attrition %", format="%.0f"),
+    "retained": _TEXT("Retained", help="Responded in this round and the one before"),
+    "lost": _TEXT("Lost", help="Responded in the round before, not in this one"),
+    "attrition_pct": _TEXT("Attrition %", help="Lost, as a % of the round before's respondents"),
 }
 ATTRITION: dict[str, Any] = {
     "group": "Round-1 ratings of",

@@ -9,7 +9,7 @@ helpers here are pure (frames in, frames out) and tested without a page.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ import streamlit as st
 
 from lib.analysis import stakeholders, summary
 from lib.analysis.groups import BLANK, other_label, pooling_rule
-from lib.charts.base import STATUS_LABELS
+from lib.charts.base import STATUS_LABELS, STATUS_MARKED, STATUS_TEXT_COLORS
 from lib.charts.groups import (
     PANEL,
     group_answers,
@@ -44,6 +44,7 @@ __all__ = [
     "group_ratings",
     "group_trends",
     "group_columns",
+    "status_styled",
     "every_group_marks",
     "panel_cells",
     "group_cells",
@@ -150,14 +151,22 @@ def statements_table(table: pd.DataFrame, view: GroupView, group: str | None, ke
     """The Overview's statements (``summary.status_table``'s frame) with, when groups are
     shown, whether each reached consensus in every group, and the picked group's n, % agree
     and status next to the panel's."""
-    shown = table.assign(status=table["status"].map(STATUS_LABELS))
+    shown = table.assign(status=table["status"].map(STATUS_MARKED))
     if view.shown:
         shown = shown.merge(every_group_marks(_verdicts(view)), on=_KEYS, how="left")
         shown["every_group"] = shown["every_group"].fillna("–")
     if group is not None:
         shown = group_columns(shown, view.metrics, group)
     config = columns.STATUS_TABLE_GROUPS if view.shown else columns.STATUS_TABLE
-    st.dataframe(shown, hide_index=True, key=key, column_config=config, column_order=_order(shown))
+    st.dataframe(
+        status_styled(shown),
+        hide_index=True,
+        key=key,
+        column_config=config,
+        column_order=_order(shown),
+        row_height=columns.WRAPPED_ROW_HEIGHT,  # the wording wraps onto three lines
+        height=min(len(shown), 10) * columns.WRAPPED_ROW_HEIGHT + 40,  # ten rows, then scroll
+    )
     if group is not None:
         st.caption(
             f"n, % agree and status (group): “{escape(group)}” ({escape(view.attribute)}), "
@@ -166,10 +175,21 @@ def statements_table(table: pd.DataFrame, view: GroupView, group: str | None, ke
 
 
 def _order(table: pd.DataFrame) -> list[str]:
-    """The group's columns next to the panel's status, then the every-group mark, then the
-    median and IQR (so the comparison is in view on a narrow screen)."""
-    added = ["group_n", "group_pct_agree", "group_status", "every_group", "median", "iqr"]
-    return [*(c for c in table.columns if c not in added), *(c for c in added if c in table)]
+    """ID, status and % agree first (pinned: in view on a phone), then the group's columns
+    and the every-group mark, then the wording and the rest."""
+    first = ["statement_id", "status", "pct_agree"]
+    added = ["group_n", "group_pct_agree", "group_status", "every_group"]
+    rest = [c for c in table.columns if c not in first and c not in added]
+    return [*first, *(c for c in added if c in table), *rest]
+
+
+def status_styled(table: pd.DataFrame) -> Any:
+    """``table`` with its status columns (``status``, ``group_status``: labels as
+    ``STATUS_MARKED`` writes them) in their status colour, as a pandas Styler."""
+    colour = {STATUS_MARKED[k]: f"color: {c}" for k, c in STATUS_TEXT_COLORS.items()}
+    colour |= {STATUS_LABELS[k]: f"color: {c}" for k, c in STATUS_TEXT_COLORS.items()}
+    cols = [c for c in ("status", "group_status") if c in table]
+    return table.style.map(lambda v: colour.get(v, ""), subset=cols)
 
 
 def _verdicts(view: GroupView) -> pd.DataFrame:
@@ -206,7 +226,7 @@ def group_columns(table: pd.DataFrame, by_group: pd.DataFrame, group: str) -> pd
     mine = mine.rename(
         columns={"n": "group_n", "pct_agree": "group_pct_agree", "status": "group_status"}
     )
-    mine = mine.assign(group_status=mine["group_status"].map(STATUS_LABELS))
+    mine = mine.assign(group_status=mine["group_status"].map(STATUS_MARKED))
     return table.merge(mine, on=_KEYS, how="left")
 
 
@@ -261,7 +281,7 @@ def group_trends(m: pd.DataFrame, families: pd.DataFrame, key: str) -> None:
     cfg = config()
     with st.container(horizontal=True, vertical_alignment="bottom"):
         view = group_view(f"{key}_by")
-        shown = {"Each statement's last round": "latest"}
+        shown = {"Each statement's final version": "latest"}
         shown |= {f"Round {r}": int(r) for r in sorted(m["round"].unique())}
         choice = shown[st.selectbox("Round", list(shown), key=f"{key}_round")]
     if not view.shown:

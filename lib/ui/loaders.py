@@ -170,6 +170,7 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
         solidity,
         stability,
         stakeholders,
+        summary,
     )
 
     table = {
@@ -184,6 +185,7 @@ def _inputs(fn: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
         sensitivity.sensitivity_counts: (),  # takes sensitivity_by_statement's frame
         sensitivity.sensitivity_by_scale: (store.ratings_for,),
         sensitivity.sensitivity_counts_by_scale: (),  # takes sensitivity_by_scale's frame
+        summary.rule_counts: (),  # takes sensitivity_by_scale's frame
         participation.participation: (store.respondents_for, store.response_rates),
         participation.participation_by_attribute: (store.respondents_for, store.panel_attributes),
         participation.attrition_groups: (store.ratings_for, store.respondents_for),
