@@ -195,6 +195,12 @@ def _add_report(sub) -> None:
         help="text file with the edited methods-and-results text "
         "(default: the text drafted from the data)",
     )
+    rep.add_argument(
+        "--human-headers",
+        action="store_true",
+        help="xlsx: headers for people, with units, and numbers rounded (default: the CSV's "
+        "machine names, unrounded)",
+    )
     rep.add_argument("--out", required=True, help="output file")
 
 
@@ -521,7 +527,7 @@ def _report(args: argparse.Namespace) -> int:
     elif args.format == "docx":
         out.write_bytes(docx_report(data))
     else:
-        out.write_bytes(xlsx_report(data))
+        out.write_bytes(xlsx_report(data, human=args.human_headers))
     print(f"Wrote the {args.format.upper()} report of snapshot {sid} to {out}")
     return 0
 

@@ -4,7 +4,9 @@ any snapshot, non-responders, who meets which eligibility criterion."""
 import streamlit as st
 
 from lib import coordination, ui
+from lib.config import rule_version_warning
 from lib.reports.safety import safe_csv
+from lib.ui.forms import results_panel
 
 ui.require_router()
 if not ui.at_least("coordinator"):  # app.py offers the page by role; this page shows identities
@@ -14,6 +16,8 @@ if not ui.at_least("coordinator"):  # app.py offers the page by role; this page 
 cfg, db = ui.config(), ui.db_path()
 st.title("Coordinator")
 state = ui.coordination_state()
+if warning := rule_version_warning(cfg):  # a study file copied from the demo, version and all
+    st.warning(ui.escape(warning), icon=":material/warning:")
 
 ui.source_panel(cfg, state)
 ui.refresh_panel(cfg, db, state)
@@ -34,6 +38,9 @@ else:
 
     st.subheader("Validation problems")
     ui.problems_panel(db, state)
+
+    st.subheader("Results tab in the sheet")
+    results_panel(cfg, ui.metrics(), ui.info(), key="co_results")
 
 st.subheader("Non-responders")
 if state.latest is not None and not coordination.panel_tab_listed(cfg, state.seen):

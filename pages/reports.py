@@ -20,11 +20,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT = [  # label, build(data), file name suffix, mime type, widget key, icon
     ("HTML report", html_report, ".html", "text/html", "dl_report_html", "description"),
     ("Word (DOCX)", docx_report, ".docx", DOCX_MIME, "dl_report_docx", "article"),
-    ("Workbook (XLSX)", xlsx_report, ".xlsx", XLSX, "dl_report_xlsx", "table"),
+    ("Workbook (XLSX)", partial(xlsx_report, human=True), ".xlsx", XLSX, "dl_report_xlsx", "table"),
     ("Metrics (CSV)", metrics_csv, "_metrics.csv", CSV, "dl_metrics_csv", "csv"),
 ]
 HELP = {
     "dl_report_html": "One file that opens offline and prints to PDF from a browser.",
+    "dl_report_xlsx": "One sheet per table, headed for people (units, rounded); the CSV keeps "
+    "the machine names.",
     "dl_report_docx": "To edit the methods and results into a manuscript (Word, LibreOffice).",
     "dl_fb_pdf": "Printed by Chromium on the server, about a second per panelist; you can cancel.",
 }

@@ -296,3 +296,18 @@ def test_signed_in_coordinator_reaches_the_page_and_its_nonresponders(app):
     at.switch_page(PAGE).run()
     assert not at.exception and at.title[0].value == "Coordinator"
     assert "identity" in _frame(at, "round", "panelist", "identity").columns
+
+
+def test_copied_demo_rule_version_is_flagged_and_results_tab_written_from_the_page(live):
+    new_session, fake = live
+    at = _coordinator(new_session())
+    assert not at.exception
+    # the live study is a copy of the demo's file reading another sheet, version and all
+    assert any("bundled demo" in w.value for w in at.warning)
+    fake.sheet_editor = True  # the coordinator shared the sheet with the service account
+    at.button(key="co_results_results").click().run()
+    assert not at.exception and "Wrote the 'Results' tab" in _texts(at)
+    rows = fake.tabs["Results"]
+    assert any("v1, pre-registered 2026-09-01" in str(c) for r in rows for c in r)
+    ids = {r[1] for r in rows[6:]}  # aggregates per round and statement, no identity
+    assert "S04" in ids and not any("@" in str(c) for r in rows for c in r)
