@@ -195,6 +195,26 @@ def next_round_rows(
     return out.astype({"round": "int64"}), problems + more
 
 
+def row_notes(plan: pd.DataFrame, rows: pd.DataFrame) -> dict[str, str]:
+    """The coordinator's note on each row of the next round, by the row's own id: a revision's
+    note follows it to whatever id it was given (typed, or the next free one when left empty).
+
+    >>> plan = pd.DataFrame({"statement_id": ["S1", "S2"], "note": ["clearer", "kept"]})
+    >>> ids, was = ["S1a", "S2", "S9"], ["S1", None, None]
+    >>> rows = pd.DataFrame({"statement_id": ids, "revised_from": was})
+    >>> row_notes(plan, rows)
+    {'S1a': 'clearer', 'S2': 'kept', 'S9': ''}
+    """
+    said = {
+        sid: str(n) if pd.notna(n) else ""
+        for sid, n in zip(plan["statement_id"], plan["note"], strict=True)
+    }
+    out = {}
+    for sid, was in zip(rows["statement_id"], rows["revised_from"], strict=True):
+        out[sid] = said.get(was if isinstance(was, str) and was else sid, "")
+    return out
+
+
 def next_round_csv(rows: pd.DataFrame) -> str:
     """The next round's rows for the Statements tab, as CSV (formulas neutralised)."""
     return safe_csv(rows[STATEMENT_COLUMNS])

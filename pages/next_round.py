@@ -44,6 +44,13 @@ picked = st.selectbox(
     "Round just closed", list(round_of), len(round_of) - 1, key="nr_round", width=260
 )
 last = round_of[picked]
+if last + 1 in round_of.values():  # building over a round that was rated already
+    st.warning(
+        f"Round {last + 1} was already rated in this snapshot: what you build here would be a "
+        f"second round {last + 1}, beside the one the panel answered. To prepare the next round, "
+        f"pick the last round rated (round {max(round_of.values())}).",
+        icon=":material/warning:",
+    )
 plan = candidates(ui.db_path(), sid, last)
 st.caption(
     f"The {len(plan)} statements without consensus in round {last}. Keep one "
@@ -97,8 +104,7 @@ ui.download_buttons(
     rows, f"statements_round{last + 1}", FILES, primary=False, disabled=bool(problems)
 )
 st.subheader(f"Google Form for round {last + 1}")
-notes = dict(zip(plan["new_id"].where(plan["action"] == "revise", plan["statement_id"]),
-                 plan["note"], strict=True))  # fmt: skip
+notes = next_round.row_notes(plan, rows)
 frames = {"metrics": ui.metrics(), "distribution": ui.distribution(), "ratings": ui.ratings(),
           "recipients": ui.recipients()}  # fmt: skip
 form_panel(rows, last, notes, ui.config(), frames, disabled=bool(problems), key=f"nr_form_{sid}")

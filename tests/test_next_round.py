@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lib import store
-from lib.next_round import next_round_candidates, next_round_rows
+from lib.next_round import next_round_candidates, next_round_rows, row_notes
 from tests.test_page_reports import NEXT_ROUND_PAGE, _open
 
 
@@ -74,8 +74,10 @@ def _table(at, column: str) -> pd.DataFrame:
 def test_page_builds_from_the_round_just_closed(app):
     at = _open(app, None, NEXT_ROUND_PAGE)
     assert at.selectbox(key="nr_round").value == "Round 3"
+    assert not any("already rated" in w.value for w in at.warning)
     at.selectbox(key="nr_round").set_value("Round 2").run()
     assert not at.exception
+    assert any("Round 3 was already rated in this snapshot" in w.value for w in at.warning)
     heads = [h.value for h in at.subheader]
     assert "Rows for the Statements tab, round 3" in heads
     assert "Google Form for round 3" in heads
@@ -105,3 +107,14 @@ def test_page_previews_the_form_it_would_write(app):
     )
     write = next(b for b in at.button if b.key == "nr_form_1_write")
     assert write.disabled  # no form address (and, here, no service account) yet
+
+
+def test_a_revisions_note_reaches_its_row_when_the_new_id_is_left_empty(frames):
+    plan = next_round_candidates(*frames).copy()
+    plan.loc[0, ["action", "new_id", "note"]] = ["revise", "", "Clearer dose wording"]
+    plan.loc[0, "revised_text"] = plan.loc[0, "text"] + " (revised)"
+    rows, problems = next_round_rows(plan, _new(), 4, frames[2]["statement_id"])
+    assert problems == [] and rows.iloc[0]["revised_from"] == "S07b"
+    notes = row_notes(plan, rows)  # what the form's description says changed
+    assert notes[rows.iloc[0]["statement_id"]] == "Clearer dose wording"
+    assert "" not in notes

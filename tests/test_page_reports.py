@@ -158,7 +158,7 @@ def test_next_round_problem_blocks_the_export(app):
 def test_mail_merge_list_carries_the_pre_filled_links_made_for_that_round(app, downloads):
     # what the Next round page keeps once "Make the links" read the round-4 form back
     link = "https://docs.google.com/forms/d/e/1FAIp/viewform?usp=pp_url&entry.123=Agree"
-    app.session_state["form_links"] = (3, {"P01": link})
+    app.session_state["form_links"] = ((1, 3), {"P01": link})  # (snapshot, round just closed)
     at = _open(app, None)
     merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]())))
     assert merge[0]["pseudonym"] == "P01" and merge[0]["form_link"] == link
@@ -167,3 +167,10 @@ def test_mail_merge_list_carries_the_pre_filled_links_made_for_that_round(app, d
     at.selectbox(key="fb_round").select(at.selectbox(key="fb_round").options[1]).run()
     merge = list(csv.DictReader(io.StringIO(downloads["feedback_round2_mail_merge.csv"]())))
     assert "form_link" not in merge[0]  # the links follow round 3, not round 2
+
+
+def test_links_made_from_another_snapshot_are_not_in_the_mail_merge_list(app, downloads):
+    app.session_state["form_links"] = ((7, 3), {"P01": "https://forms.example/?entry.1=a"})
+    _open(app, None)  # the demo has snapshot 1 only: links made from snapshot 7 are stale
+    merge = list(csv.DictReader(io.StringIO(downloads["feedback_round3_mail_merge.csv"]())))
+    assert "form_link" not in merge[0]

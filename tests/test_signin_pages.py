@@ -352,3 +352,13 @@ def test_changing_a_roles_hash_ends_sessions_signed_in_with_it(secrets_file, oth
     secrets_singleton._reset()  # the live server's file watcher does this on a change
     at.switch_page("pages/overview.py").run()
     assert not _offered(at, COORDINATOR_PAGE)
+
+
+def test_signing_out_forgets_what_the_session_held(secrets_file, other_study):
+    secrets_file.write_text(BOTH, encoding="utf-8")
+    at = _sign_in(_new().run(), "coordinator", "boss")
+    assert _signed_in(at) == "coordinator"
+    # what coordinator pages keep in a session: pre-filled links (identity and ratings inside)
+    at.session_state["form_links"] = ((1, 3), {"P01": "https://forms.example/?entry.1=a%40b"})
+    at.button(key="sign_out").click().run()
+    assert _signed_in(at) is None and "form_links" not in at.session_state

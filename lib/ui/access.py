@@ -186,7 +186,9 @@ def sign_in_panel() -> None:
     if current != "observer":
         st.sidebar.caption(f"Signed in as **{current}**")
         if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
-            st.session_state.pop("role", None)
+            # everything the session held goes with the role: prepared feedback packs,
+            # pre-filled links (identities and ratings), editors' drafts (fail closed)
+            st.session_state.clear()
             if _oidc_role(state.access):
                 st.logout()
             st.rerun()

@@ -19,11 +19,12 @@ from lib.reports.safety import safe_csv
 from lib.sources import SourceError, is_google_sheet
 from lib.sources.gsheets_auth import service_account_email
 from lib.ui.session import google_credentials
+from lib.ui.snapshot import snapshot_id
 from lib.ui.widgets import escape
 
 __all__ = ["form_links", "form_panel", "results_panel"]
 
-FORM_LINKS = "form_links"  # session: (round just closed, pseudonym -> pre-filled link)
+FORM_LINKS = "form_links"  # session: ((snapshot, round just closed), pseudonym -> link)
 
 STYLE_NAMES = {
     "auto": "As the scale suits (linear scale, else multiple choice)",
@@ -165,7 +166,8 @@ def _links_part(
         st.session_state[f"{key}_links_csv"] = safe_csv(links)
         st.session_state[f"{key}_links_n"] = len(links)
         # for the Reports page's mail-merge list of the same round's feedback
-        st.session_state[FORM_LINKS] = (closed_round, forms.links_by_pseudonym(links))
+        made_from = (snapshot_id(), closed_round)  # the ratings the links pre-fill
+        st.session_state[FORM_LINKS] = (made_from, forms.links_by_pseudonym(links))
     data = st.session_state.get(f"{key}_links_csv")
     if data:
         st.download_button(
@@ -179,10 +181,11 @@ def _links_part(
 
 
 def form_links(closed_round: int) -> dict[str, str] | None:
-    """The pre-filled links made in this session for the form that follows ``closed_round``
-    (pseudonym -> link), or None."""
+    """The pre-filled links made in this session, from this snapshot's ratings, for the form
+    that follows ``closed_round`` (pseudonym -> link), or None."""
     made = st.session_state.get(FORM_LINKS)
-    return made[1] if made is not None and made[0] == closed_round else None
+    wanted = (snapshot_id(), closed_round)
+    return made[1] if made is not None and made[0] == wanted else None
 
 
 def results_panel(cfg: StudyConfig, metrics: pd.DataFrame, info: dict[str, Any], key: str) -> None:
