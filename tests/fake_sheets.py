@@ -172,6 +172,25 @@ def _formatted(value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
+def _column_letters(n: int) -> str:
+    """The A1 letters of column ``n`` (1-based): 1 -> A, 27 -> AA."""
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _beyond_grid(tab: str, rows: list[list[Any]], grid: tuple[int, int]) -> str:
+    """Google's message when ``rows`` written from A1 do not fit the tab's grid, else ''."""
+    n_rows, n_cols = grid
+    width = max((len(r) for r in rows), default=0)
+    if len(rows) <= n_rows and width <= n_cols:
+        return ""
+    cell = f"A{n_rows + 1}" if len(rows) > n_rows else f"{_column_letters(n_cols + 1)}1"
+    return f"Range ('{tab}'!{cell}) exceeds grid limits. Max rows: {n_rows}, max columns: {n_cols}"
+
+
 def _range_tab(a1: str) -> str:
     """The tab title of an A1 range: ``'Round 1'!A1:B2``, ``'It''s'`` or ``Panel``."""
     if a1.startswith("'"):
@@ -302,6 +321,7 @@ class FakeSheets:
         self.form_editors: set[str] = set()  # forms shared with the service account as editor
         self.sheet_editor = False  # the sheet shared with the service account as editor
         self._sheet_ids: dict[str, int] = {}
+        self._grids: dict[int, tuple[int, int]] = {}  # sheetId -> (rows, columns) of added tabs
         self._ids = itertools.count(0x1A2B0000)  # item and question ids, as 8 hex digits
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
@@ -404,12 +424,25 @@ class FakeSheets:
     def sheet_id(self, title: str) -> int:
         """The stable sheet id of a tab (assigned on first sight)."""
         if title not in self._sheet_ids:
-            self._sheet_ids[title] = len(self._sheet_ids) * 1000 + 7
+            self._sheet_ids[title] = self._fresh_id()
         return self._sheet_ids[title]
 
+    def _fresh_id(self) -> int:
+        """An id no tab has had (Google gives an added tab a new id, even under an old name)."""
+        return max(self._sheet_ids.values(), default=-993) + 1000
+
+    def grid(self, title: str, rows: list[list[Any]] | None = None) -> tuple[int, int]:
+        """(rows, columns) of a tab's grid: as asked by addSheet (Google's default 1000 x 26),
+        or for a tab of the workbook, at least 1000 x 26 and as big as its values."""
+        rows = self._current_tabs().get(title, []) if rows is None else rows
+        found = self._grids.get(self.sheet_id(title))
+        if found is not None:
+            return found
+        return max(1000, len(rows)), max(26, max((len(r) for r in rows), default=0))
+
     def _properties(self, i: int, name: str, rows: list[list[Any]]) -> dict[str, Any]:
-        cols = max((len(r) for r in rows), default=0)
-        grid = {"rowCount": max(1000, len(rows)), "columnCount": max(26, cols)}
+        n_rows, n_cols = self.grid(name, rows)
+        grid = {"rowCount": n_rows, "columnCount": n_cols}
         props = {"sheetId": self.sheet_id(name), "title": name, "index": i, "sheetType": "GRID"}
         return {**props, "gridProperties": grid}
 
@@ -448,13 +481,13 @@ class FakeSheets:
     def sheets_batch_update(self, body: Any) -> tuple[int, Any]:
         """``spreadsheets.batchUpdate``: addSheet, deleteSheet, updateSheetProperties (title);
         every request applies or none does, as the real API."""
-        tabs, ids = dict(self._current_tabs()), dict(self._sheet_ids)
+        tabs, ids, grids = dict(self._current_tabs()), dict(self._sheet_ids), dict(self._grids)
         replies: list[dict[str, Any]] = []
         try:
             for n, req in enumerate((body or {}).get("requests") or [None]):
                 replies.append(self._sheet_request(tabs, n, req))
         except _BadRequest as exc:
-            self._sheet_ids = ids
+            self._sheet_ids, self._grids = ids, grids
             return 400, _google_error(400, str(exc))
         with self._lock:
             self.tabs = tabs
@@ -467,13 +500,17 @@ class FakeSheets:
             raise _BadRequest(f"Invalid requests[{n}]: exactly one kind of request expected")
         ((kind, arg),) = req.items()
         if kind == "addSheet":
-            title = str(((arg or {}).get("properties") or {}).get("title", ""))
+            props = (arg or {}).get("properties") or {}
+            title, grid = str(props.get("title", "")), props.get("gridProperties") or {}
             if not title or title in tabs:
                 raise _BadRequest(
                     f'Invalid requests[{n}].addSheet: A sheet with the name "{title}" already '
                     "exists. Please enter another name."
                 )
             tabs[title] = []
+            self._sheet_ids[title] = new_id = self._fresh_id()
+            # Google's default grid for a new tab is 1000 rows x 26 columns
+            self._grids[new_id] = (grid.get("rowCount", 1000), grid.get("columnCount", 26))
             return {"addSheet": {"properties": self._properties(len(tabs) - 1, title, [])}}
         if kind == "deleteSheet":
             title = by_id.get((arg or {}).get("sheetId"))
@@ -482,6 +519,7 @@ class FakeSheets:
             if len(tabs) == 1:
                 raise _BadRequest(f"Invalid requests[{n}].deleteSheet: the last sheet")
             del tabs[title]
+            self._sheet_ids.pop(title)
             return {}
         if kind == "updateSheetProperties":
             props = (arg or {}).get("properties") or {}
@@ -507,8 +545,12 @@ class FakeSheets:
             return 400, _google_error(400, "Invalid valueInputOption")
         data = body.get("data") or []
         for vr in data:
-            if _range_tab(str(vr.get("range", ""))) not in tabs:
+            name = _range_tab(str(vr.get("range", "")))
+            if name not in tabs:
                 return 400, _google_error(400, f"Unable to parse range: {vr.get('range')}")
+            beyond = _beyond_grid(name, vr.get("values") or [], self.grid(name))
+            if beyond:  # as Google: values.batchUpdate does not grow the grid
+                return 400, _google_error(400, beyond)
         cells = 0
         with self._lock:
             for vr in data:

@@ -11,6 +11,7 @@ import pytest
 from lib import store
 from lib.analysis.rules import rule_from_config
 from lib.analysis.scales import Scale
+from lib.config import load_config
 from lib.forms import WriteError, build_form, parse_form_id, read_form, write_form
 from lib.forms.build import question_style
 from lib.forms.links import form_questions
@@ -19,6 +20,7 @@ from lib.forms.write import write_results
 from lib.sources.base import GoogleSheetError
 from lib.sources.gsheets import read_sheet
 from lib.sources.gsheets_auth import FORMS_WRITE_SCOPES, SCOPES, SHEETS_WRITE_SCOPES
+from tests.helpers import ROOT
 
 EDITOR_URL = "https://docs.google.com/forms/d/{}/edit"
 
@@ -88,6 +90,35 @@ def test_description_of_a_revision_quotes_the_previous_wording(plan, demo_frames
     desc = plan.preview.set_index("title").filter(like="S07b.", axis=0)["description"].iloc[0]
     assert desc.startswith("Round 2 result for S07a: n = 15")
     assert f"Revised from S07a; the previous wording was: “{old}”" in desc
+
+
+_YES_NO_ROUND_3 = """
+[[scales]]
+name = "Inclusion vote"
+rounds = [3]
+type = "yes_no"
+[scales.consensus]
+threshold = 70
+"""
+
+
+def test_previous_result_is_described_on_the_closed_rounds_scale(demo_frames, tmp_path):
+    # the demo with a Yes/No vote in round 3 only: round 2's 1-5 answers keep their labels
+    demo = ROOT / "data" / "demo"
+    text = (demo / "study.toml").read_text(encoding="utf-8")
+    text = text.replace('source = "isotretinoin_delphi.xlsx"', f'source = "{demo}/x.xlsx"')
+    study = tmp_path / "study.toml"
+    study.write_text(text + _YES_NO_ROUND_3, encoding="utf-8")
+    cfg = load_config(study)
+    assert cfg.scale_for(3, "S04").yes_no and not cfg.scale_for(2, "S04").yes_no
+    f = demo_frames
+    plan = build_form(f["rows"], f["metrics"], f["distribution"], cfg, 2)
+    row = plan.preview[plan.preview["statement_id"] == "S04"].iloc[0]
+    assert row["answers"] == "Yes / No"  # the question asks on round 3's scale
+    assert row["description"].startswith(
+        "Round 2 result for S04: n = 15, 73% agree, median 4. Answers: 2 Disagree, "
+        "2 Neither agree nor disagree, 10 Agree, 1 Strongly agree."
+    )
 
 
 def _scale(labels: dict[str, int], lo: int = 1, hi: int = 9, no_opinion=()) -> Scale:
@@ -186,6 +217,23 @@ def test_timeout_reading_the_form_is_a_clear_message(fake_sheets, api, plan):
         read_form(form_id, **{**api, "max_tries": 2})
     assert "Google Forms did not answer within 0.5 s (form) after 2 tries" in str(info.value)
     assert fake_sheets.count("forms.batchUpdate") == 0
+
+
+@pytest.mark.parametrize("kind", ["not_json", "truncated"])
+def test_a_malformed_token_answer_is_a_clear_message_as_on_the_read_path(
+    fake_sheets, api, plan, results, kind
+):
+    form_id = fake_sheets.add_form()
+    fake_sheets.sheet_editor = True
+    fake_sheets.fault(kind, times=2, endpoint="token")
+    with pytest.raises(GoogleSheetError) as form:
+        write_form(form_id, plan, **api)
+    with pytest.raises(WriteError) as sheet:
+        write_results(fake_sheets.sheet_url, results, **api)
+    assert form.value.kind == sheet.value.kind == "bad_response"
+    assert str(form.value).startswith("Unexpected response from Google Forms (token request)")
+    assert "Nothing was changed in the spreadsheet." in str(sheet.value)
+    assert "items" not in fake_sheets.forms[form_id] and "Results" not in fake_sheets.tabs
 
 
 def test_a_connection_reset_is_retried_and_the_form_written_once(fake_sheets, api, plan):
@@ -299,3 +347,90 @@ def test_refresh_still_asks_for_the_read_only_scope(
     read_sheet(fake_sheets.sheet_url, credentials_info=rsa_service_account, session=google_session)
     assert fake_sheets.scopes == [" ".join(SCOPES)]
     assert SCOPES == ("https://www.googleapis.com/auth/spreadsheets.readonly",)
+
+
+# A write whose answer is lost was carried out: its retry is refused ("No grid with id", "already
+# exists"), and the tab list read again tells what the spreadsheet now holds.
+
+
+def test_results_swap_whose_answer_was_lost_counts_as_done(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    write_results(fake_sheets.sheet_url, results[:7], **api)
+    # the 2nd sheets.batchUpdate of the next write is the swap: done, its answer lost
+    fake_sheets.fault("lost", times=1, endpoint="sheets.batchUpdate", after=1)
+    write_results(fake_sheets.sheet_url, results, **api)
+    assert _tab(fake_sheets, "Results") == results
+    assert "Results (being written)" not in fake_sheets.tabs
+
+
+def test_results_new_tab_whose_answer_was_lost_is_used_not_left(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    before = list(fake_sheets.tabs)
+    fake_sheets.fault("lost", times=1, endpoint="sheets.batchUpdate")  # the addSheet
+    write_results(fake_sheets.sheet_url, results, **api)
+    assert list(fake_sheets.tabs) == [*before, "Results"]
+    assert _tab(fake_sheets, "Results") == results
+
+
+def test_results_clean_up_whose_answer_was_lost_says_nothing_changed(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    write_results(fake_sheets.sheet_url, results[:7], **api)
+    fake_sheets.fault("500", times=None, endpoint="values.batchUpdate")
+    fake_sheets.fault("lost", times=1, endpoint="sheets.batchUpdate", after=1)  # the clean-up
+    with pytest.raises(WriteError) as info:
+        write_results(fake_sheets.sheet_url, results, **api)
+    assert "Nothing was changed in the spreadsheet." in str(info.value) and not info.value.left
+    assert "Results (being written)" not in fake_sheets.tabs
+    assert _tab(fake_sheets, "Results") == results[:7]
+
+
+def test_results_swap_refused_ends_googles_message_before_ours(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    fake_sheets.fault("400", times=None, endpoint="sheets.batchUpdate", after=1)
+    with pytest.raises(WriteError) as info:
+        write_results(fake_sheets.sheet_url, results, **api)
+    assert str(info.value) == (
+        "Google Sheets refused the tab swap (HTTP 400): Injected fault: HTTP 400. The 'Results' "
+        "tab is unchanged; the new results are in the tab 'Results (being written)' (the next "
+        "write replaces it, or delete it)."
+    )
+    assert info.value.left == "Results (being written)"
+
+
+def test_results_swap_that_cannot_be_checked_says_so(fake_sheets, api, results):
+    fake_sheets.sheet_editor = True
+    fake_sheets.fault("500", times=None, endpoint="sheets.batchUpdate", after=1)
+    fake_sheets.fault("500", times=None, endpoint="metadata", after=1)  # the re-read fails too
+    with pytest.raises(WriteError) as info:
+        write_results(fake_sheets.sheet_url, results, **{**api, "max_tries": 2})
+    assert "could not be checked" in str(info.value) and info.value.left == "unknown"
+    assert _tab(fake_sheets, "Results (being written)") == results
+
+
+# Google's addSheet makes a 1000 x 26 grid, and values.batchUpdate does not grow it ("Range
+# ('Lighthouse Results'!A1001) exceeds grid limits. Max rows: 1000, max columns: 121",
+# cloudfour/lighthouse-parade#151): the new tab asks for a grid that fits the rows.
+
+
+@pytest.mark.parametrize("n_rows,n_cols", [(1200, 10), (8, 30)])
+def test_results_beyond_googles_default_grid_are_written(fake_sheets, api, n_rows, n_cols):
+    fake_sheets.sheet_editor = True
+    rows = [[f"r{i}c{j}" for j in range(n_cols)] for i in range(n_rows)]
+    write_results(fake_sheets.sheet_url, rows, **api)
+    assert _tab(fake_sheets, "Results") == rows
+    assert fake_sheets.grid("Results") == (n_rows, n_cols)
+
+
+def test_fake_refuses_values_beyond_the_default_grid_as_google(fake_sheets, api):
+    from lib.forms.client import SHEETS_API, GoogleApi
+
+    fake_sheets.sheet_editor = True
+    url = f"{SHEETS_API}/{fake_sheets.key}"
+    with GoogleApi(SHEETS_WRITE_SCOPES, "Google Sheets", **api) as g:
+        add = {"requests": [{"addSheet": {"properties": {"title": "Big"}}}]}
+        g.call("POST", f"{url}:batchUpdate", "new tab", body=add)
+        values = [[i] for i in range(1001)]
+        data = {"valueInputOption": "RAW", "data": [{"range": "'Big'!A1", "values": values}]}
+        with pytest.raises(WriteError, match=r"'Big'!A1001\) exceeds grid limits. Max rows: 1000"):
+            g.call("POST", f"{url}/values:batchUpdate", "values", body=data)
+    assert fake_sheets.tabs["Big"] == []

@@ -157,9 +157,15 @@ def test_dry_run_prints_the_form_and_writes_nothing(loop, capsys):
     assert "items" not in fake.forms[form_id]
 
 
-def test_results_command_writes_the_results_tab_of_the_sheet(loop, capsys):
-    fake, _, args, *_ = loop
+def test_results_command_writes_the_results_tab_of_the_published_snapshot(loop, capsys):
+    fake, _, args, study, *_ = loop
+    db = args[args.index("--db") + 1]
     _run("refresh", *args)
+    requests = fake.count()
+    assert main(["results", *args]) == 1  # nothing published yet: refused, nothing sent
+    assert "no snapshot is published yet" in capsys.readouterr().err
+    assert fake.count() == requests
+    _run("publish", "--study", str(study), "--db", db)
     assert main(["results", *args]) == 1  # shared as Viewer: refused, with the reason
     assert "as Editor" in capsys.readouterr().err and "Results" not in fake.tabs
     fake.sheet_editor = True
@@ -167,5 +173,28 @@ def test_results_command_writes_the_results_tab_of_the_sheet(loop, capsys):
     # one row per statement of rounds 1 and 2 as the Statements tab lists them
     rated = sum(1 for r in fake.tabs["Statements"][1:] if r[1] in (1, 2))
     out = capsys.readouterr().out
-    assert f"Wrote the 'Results' tab ({rated} statement rows of snapshot 1" in out
+    assert f"Wrote the 'Results' tab ({rated} statement rows of snapshot 1," in out
     assert fake.tabs["Results"][2][:2] == ["Snapshot", 1] and len(fake.tabs["Results"]) == 6 + rated
+
+
+def test_results_of_an_unpublished_snapshot_go_to_the_studys_own_sheet_only(loop, capsys):
+    fake, _, args, study, *_ = loop
+    db = args[args.index("--db") + 1]
+    fake.sheet_editor = True
+    _run("refresh", *args)
+    _run("publish", "--study", str(study), "--db", db)
+    last = fake.tabs["Round 2"][-1]
+    last[2] = "Disagree" if last[2] != "Disagree" else "Agree"  # snapshot 2 differs by it
+    _run("refresh", *args)
+    requests = fake.count()
+    other = "https://docs.google.com/spreadsheets/d/AnotherSheetKey123/edit"
+    for which in (["--latest"], ["--snapshot", "2"]):
+        assert main(["results", "--sheet", other, *which, *args]) == 2
+        err = capsys.readouterr().err
+        assert "snapshot 2 is not published" in err and "leave out --sheet" in err
+    assert fake.count() == requests and "Results" not in fake.tabs  # refused before sending
+    _run("results", "--sheet", fake.key, "--latest", *args)  # the study's own sheet, by key
+    assert "of snapshot 2, not published," in capsys.readouterr().out
+    assert fake.tabs["Results"][2][:2] == ["Snapshot", 2]
+    _run("results", *args)  # by default: the published one
+    assert fake.tabs["Results"][2][:2] == ["Snapshot", 1]

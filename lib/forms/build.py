@@ -211,11 +211,15 @@ def _entries(
     rows: pd.DataFrame,
     metrics: pd.DataFrame,
     distribution: pd.DataFrame,
-    scale_of: Callable[[str], Scale],
+    scales: tuple[Callable[[str], Scale], Callable[[str], Scale]],
     closed_round: int,
     notes: dict[str, str],
     style: str,
 ) -> list[_Entry]:
+    """The form's statements; ``scales`` looks a statement's scale up in the form's round and
+    in ``closed_round`` (whose result is described on that round's scale: a round may have
+    a scale of its own)."""
+    scale_of, closed_scale_of = scales
     closed = metrics[metrics["round"] == closed_round].set_index("statement_id")
     dist = distribution[distribution["round"] == closed_round]
     old_text = dict(zip(closed.index, closed["text"], strict=True))
@@ -226,7 +230,7 @@ def _entries(
         said = []
         if previous in closed.index:
             counts = dist[dist["statement_id"] == previous]
-            prev_scale = scale_of(previous)
+            prev_scale = closed_scale_of(previous)
             said.append(
                 result_words(closed.loc[previous], counts, prev_scale, closed_round, previous)
             )
@@ -332,10 +336,8 @@ def build_form(
     if rows.empty:
         raise ValueError("the round has no statements: nothing to put in a form")
     rnd = int(rows["round"].iloc[0])
-    entries = _entries(
-        rows, metrics, distribution, lambda s: cfg.scale_for(rnd, s), closed_round,
-        notes or {}, style,
-    )  # fmt: skip
+    scales = (lambda s: cfg.scale_for(rnd, s), lambda s: cfg.scale_for(closed_round, s))
+    entries = _entries(rows, metrics, distribution, scales, closed_round, notes or {}, style)
     found = []
     if comments and not re.search(cfg.comment_pattern, comment_title("S01")):
         comments = False

@@ -14,6 +14,7 @@ from lib.forms.results import results_rows
 from lib.forms.write import read_form, write_form, write_results
 from lib.reports.safety import safe_csv
 from lib.sources.base import GoogleSheetError, is_google_sheet
+from lib.sources.gsheets import parse_sheet_key
 
 __all__ = ["add_forms", "add_results", "run_forms", "run_results"]
 
@@ -61,13 +62,21 @@ def add_results(sub: Any, study_help: str, db_help: str) -> None:
     """The ``results`` command."""
     r = sub.add_parser(
         "results",
-        help="write the Results tab of the current snapshot into the study's sheet",
+        help="write the Results tab of the published snapshot into the study's sheet",
         description="Per statement and round: n, % agree, median, IQR and status, with the "
         "snapshot id and the consensus rule; aggregates only, never identities. Written to a "
         "new tab, then swapped in for the old Results tab. The sheet must be shared with the "
-        "service account as Editor.",
+        "service account as Editor. Another spreadsheet (--sheet) gets published snapshots "
+        "only.",
     )
     r.add_argument("--sheet", help="another spreadsheet's address (default: the study's)")
+    which = r.add_mutually_exclusive_group()
+    which.add_argument("--snapshot", type=int, help="snapshot id (default: the published one)")
+    which.add_argument(
+        "--latest",
+        action="store_true",
+        help="the latest snapshot, published or not (into the study's own sheet only)",
+    )
     _common(r, study_help, db_help)
 
 
@@ -75,13 +84,32 @@ def _api(args: argparse.Namespace) -> dict[str, Any]:
     return {"credentials_file": args.credentials} if args.credentials else {}
 
 
-def _frames(db: str) -> tuple[int, dict[str, Any]]:
+def _published(con: Any, requested: int | None, latest: bool) -> tuple[int, bool]:
+    """(the snapshot asked for, else the published one; whether it was ever published)."""
+    shown = {int(s) for s in store.publications(con)["snapshot_id"]}
+    if requested is not None:
+        store.snapshot_info(con, requested)  # raises if it does not exist
+        return requested, requested in shown
+    sid = store.latest_snapshot_id(con) if latest else store.published_snapshot_id(con)
+    if sid is None:
+        raise store.StoreError(
+            "no snapshot is published yet: publish one ('python -m lib publish'), or name one "
+            "with --snapshot N or --latest"
+        )
+    return sid, sid in shown
+
+
+def _frames(
+    db: str, requested: int | None = None, latest: bool = True
+) -> tuple[int, bool, dict[str, Any]]:
+    """(snapshot id, whether it was published, its frames): the latest snapshot by default,
+    else ``requested``, or the published one when neither is given and ``latest`` is off."""
     if not Path(db).exists():
         raise store.StoreError(f"database {db} not found; run 'python -m lib refresh'")
     with store.connect(db, read_only=True) as con:
-        sid = store.latest_snapshot_id(con)
-        if sid is None:
+        if store.latest_snapshot_id(con) is None:
             raise store.StoreError("the database has no snapshot yet; run 'python -m lib refresh'")
+        sid, published = _published(con, requested, latest)
         frames = {
             "info": store.snapshot_info(con, sid),
             "statements": store.statements_for(con, sid),
@@ -90,7 +118,7 @@ def _frames(db: str) -> tuple[int, dict[str, Any]]:
             "ratings": store.ratings_for(con, sid),
             "recipients": store.feedback_recipients(con, sid),
         }
-    return sid, frames
+    return sid, published, frames
 
 
 def _rounds(frames: dict[str, Any], wanted: int | None) -> tuple[int, int]:
@@ -104,7 +132,7 @@ def _rounds(frames: dict[str, Any], wanted: int | None) -> tuple[int, int]:
 
 
 def _forms_build(args: argparse.Namespace, cfg: StudyConfig) -> int:
-    sid, frames = _frames(args.db)
+    sid, _, frames = _frames(args.db)
     rnd, closed = _rounds(frames, args.round)
     stmts = frames["statements"]
     rows = stmts[stmts["round"] == rnd]
@@ -137,7 +165,7 @@ def _forms_build(args: argparse.Namespace, cfg: StudyConfig) -> int:
 
 
 def _forms_links(args: argparse.Namespace, cfg: StudyConfig) -> int:
-    _, frames = _frames(args.db)
+    _, _, frames = _frames(args.db)
     _, closed = _rounds(frames, args.round)
     form = read_form(args.form, **_api(args))
     links = prefilled_links(
@@ -160,20 +188,40 @@ def run_forms(args: argparse.Namespace) -> int:
         raise ValueError(str(exc)) from None
 
 
+def _another_sheet(sheet: str | None, source: str) -> bool:
+    """Whether ``--sheet`` names a spreadsheet other than the study's own."""
+    if not sheet:
+        return False
+    return not is_google_sheet(source) or parse_sheet_key(sheet) != parse_sheet_key(source)
+
+
 def run_results(args: argparse.Namespace) -> int:
-    """Run ``results``."""
+    """Run ``results``: the published snapshot by default; another spreadsheet than the
+    study's own gets published snapshots only."""
     cfg = load_config(args.study)
     sheet = args.sheet or cfg.source
     if not is_google_sheet(sheet):
         raise ConfigError(f"the study's source is not a Google Sheet ({sheet}): give --sheet")
-    _, frames = _frames(args.db)
-    rows = results_rows(frames["metrics"], frames["info"])
     try:
+        other = _another_sheet(args.sheet, cfg.source)
+        sid, published, frames = _frames(args.db, args.snapshot, args.latest)
+        if other and not published:
+            # publish's differencing check guards what observers see; a copy elsewhere gets
+            # only what was published (two writes a few late responses apart would reveal
+            # those respondents' ratings to the other sheet's readers)
+            raise ConfigError(
+                f"snapshot {sid} is not published, and --sheet names a spreadsheet other than "
+                "the study's own, whose readers may not see the answers: publish it first "
+                "('python -m lib publish'), or leave out --sheet to write it to the study's "
+                "own sheet"
+            )
+        rows = results_rows(frames["metrics"], frames["info"])
         done = write_results(sheet, rows, **_api(args))
     except GoogleSheetError as exc:
         raise ValueError(str(exc)) from None
     print(
-        f"Wrote the '{done.tab}' tab ({len(rows) - 6} statement rows of snapshot "
-        f"{frames['info']['snapshot_id']}, aggregates only) in {done.requests} requests."
+        f"Wrote the '{done.tab}' tab ({len(rows) - 6} statement rows of snapshot {sid}"
+        f"{'' if published else ', not published'}, aggregates only) in {done.requests} "
+        "requests."
     )
     return 0

@@ -16,11 +16,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from google.auth.exceptions import RefreshError
 
 from lib.sources.base import GoogleSheetError
-from lib.sources.gsheets_auth import credentials, credentials_error, load_credentials_info
-from lib.sources.gsheets_http import Attempts, SheetsSession, TokenTransport, bad_response
+from lib.sources.gsheets_auth import credentials, load_credentials_info
+from lib.sources.gsheets_http import (
+    Attempts,
+    SheetsSession,
+    bad_response,
+    error_message,
+    fetch_token,
+    refusal,
+)
 
 __all__ = ["FORMS_API", "SHEETS_API", "GoogleApi", "WriteError", "parse_form_id"]
 
@@ -108,15 +114,7 @@ class GoogleApi:
     def _session(self) -> SheetsSession:
         """The session that adds the bearer token (fetched on first use)."""
         if self._authed is None:
-            transport = TokenTransport(self._http, self.state)
-            try:
-                self.state.run(lambda: self._creds.refresh(transport), "token request")
-            except RefreshError as exc:
-                reason = str(exc.args[0] if exc.args else exc)[:200]
-                raise credentials_error(
-                    f"the service account key was rejected by Google ({reason}); check that "
-                    "the key is current and that 'client_email' and 'token_uri' match it"
-                ) from None
+            fetch_token(self._creds, self._http, self.state)  # as the read path does
             self._authed = SheetsSession(self._http, self._creds, self.state)
         return self._authed
 
@@ -144,31 +142,17 @@ class GoogleApi:
         try:
             return resp.json()
         except ValueError:
-            raise bad_response(what, "the answer is not valid JSON") from None
+            raise bad_response(what, "the answer is not valid JSON", self.service) from None
 
     def _refused(self, resp: requests.Response, what: str, on_403: str) -> WriteError:
-        """The coordinator-facing error of a 4xx answer."""
-        try:
-            error = resp.json().get("error", {})
-            message, status = str(error.get("message", ""))[:300], str(error.get("status", ""))
-        except (ValueError, AttributeError):
-            message, status = resp.text[:200], ""
-        code, api = resp.status_code, self.service
+        """The coordinator-facing error of a 4xx answer (shared with the read path but for a
+        write that ``writeControl`` refused)."""
+        message, status = error_message(resp)
         if status == "FAILED_PRECONDITION":  # writeControl.requiredRevisionId no longer holds
-            return WriteError(f"{api} refused the {what}: {message}", "conflict")
-        if code == 403 and ("has not been used" in message or "disabled" in message):
-            text = (
-                f"The {api} API is not enabled for the service account's Google Cloud "
-                f"project: enable it (APIs & Services > Library > {api} API). ({message})"
-            )
-            return WriteError(text, "permission")
-        if code == 403:
-            share = on_403 or f"share it with {self.email} as Editor"
-            return WriteError(f"Permission denied ({what}): {share}.", "permission")
-        if code == 401:
-            return WriteError(
-                "Google rejected the access token; check the service account key", "credentials"
-            )
-        if code == 404:
-            return WriteError(f"Not found ({what}): check the address.", "not_found")
-        return WriteError(f"{api} refused the {what} (HTTP {code}): {message}", "http")
+            return WriteError(f"{self.service} refused the {what}: {message}", "conflict")
+        err = refusal(
+            resp, what, service=self.service,
+            share=on_403 or f"share it with {self.email} as Editor",
+            not_found=f"Not found ({what}): check the address.",
+        )  # fmt: skip
+        return WriteError(str(err), err.kind)

@@ -17,6 +17,7 @@ from lib.forms.client import FORMS_API, SHEETS_API, GoogleApi, WriteError, parse
 from lib.sources.base import GoogleSheetError
 from lib.sources.gsheets import parse_sheet_key
 from lib.sources.gsheets_auth import FORMS_WRITE_SCOPES, SHEETS_WRITE_SCOPES
+from lib.sources.gsheets_http import bad_response
 
 __all__ = ["FormWritten", "ResultsWritten", "read_form", "write_form", "write_results"]
 
@@ -84,11 +85,13 @@ def write_form(form_url: str, plan: FormPlan, **api: Any) -> FormWritten:
                     "through): open it and check; nothing more was written.",
                     "conflict",
                 ) from None
-            raise WriteError(f"{exc} Nothing was written to the form.", exc.kind) from None
+            raise WriteError(
+                f"{_sentence(exc)} Nothing was written to the form.", exc.kind
+            ) from None
         except GoogleSheetError as exc:
             raise WriteError(
-                f"{exc} The form may or may not have been filled: open it to check (writing "
-                "again is refused if it has questions).",
+                f"{_sentence(exc)} The form may or may not have been filled: open it to check "
+                "(writing again is refused if it has questions).",
                 exc.kind,
                 left="unknown",
             ) from None
@@ -96,14 +99,43 @@ def write_form(form_url: str, plan: FormPlan, **api: Any) -> FormWritten:
         return FormWritten(filled, len(plan.requests), g.state.requests)
 
 
-def _sheet_ids(meta: dict[str, Any]) -> dict[str, int]:
-    return {s["properties"]["title"]: s["properties"]["sheetId"] for s in meta.get("sheets", [])}
+def _sentence(exc: Exception) -> str:
+    """An error's text ending with a full stop, so that our next sentence reads apart."""
+    text = str(exc).rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _tab_ids(g: GoogleApi, url: str, share: str = "") -> dict[str, int]:
+    """Title -> sheetId of every tab of the spreadsheet (one metadata GET)."""
+    params = {"fields": "sheets.properties(sheetId,title)"}
+    meta = g.call("GET", url, "metadata", params=params, on_403=share)
+    try:
+        return {
+            str(s["properties"]["title"]): int(s["properties"]["sheetId"])
+            for s in meta.get("sheets", [])
+        }
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise bad_response("metadata", "no tab list") from None
+
+
+def _tabs_now(g: GoogleApi, url: str) -> dict[str, int] | None:
+    """The tabs after a failed write, read again (None when that fails too): a write whose
+    answer was lost, or retried after it went through, may have been carried out."""
+    try:
+        return _tab_ids(g, url)
+    except GoogleSheetError:
+        return None
 
 
 def write_results(
     sheet_url: str, rows: list[list[Any]], *, tab: str = "Results", **api: Any
 ) -> ResultsWritten:
-    """Replace ``tab`` of the spreadsheet with ``rows``: written to a new tab, then swapped in."""
+    """Replace ``tab`` of the spreadsheet with ``rows``: written to a new tab, then swapped in.
+
+    After a failed step the tab list is read again, so the message says what the spreadsheet
+    holds: a step whose answer was lost (or whose retry was refused because the first try got
+    through) counts as done.
+    """
     key, temp = parse_sheet_key(sheet_url), f"{tab} (being written)"
     url = f"{SHEETS_API}/{key}"
     with GoogleApi(SHEETS_WRITE_SCOPES, "Google Sheets", **api) as g:
@@ -111,34 +143,88 @@ def write_results(
             f"share the spreadsheet with {g.email} as Editor (reading needs Viewer only; "
             "writing the Results tab needs Editor)"
         )
-        params = {"fields": "sheets.properties(sheetId,title)"}
         try:
-            ids = _sheet_ids(g.call("GET", url, "metadata", params=params, on_403=share))
-            first = [{"deleteSheet": {"sheetId": ids[temp]}}] if temp in ids else []
-            first.append({"addSheet": {"properties": {"title": temp}}})
-            body = {"requests": first}
-            added = g.call("POST", f"{url}:batchUpdate", "new tab", body=body, on_403=share)
-            new_id = added["replies"][-1]["addSheet"]["properties"]["sheetId"]
+            before = _tab_ids(g, url, share)
         except GoogleSheetError as exc:
-            raise WriteError(f"{exc} Nothing was changed in the spreadsheet.", exc.kind) from None
-        data = {"valueInputOption": "RAW", "data": [{"range": f"'{temp}'!A1", "values": rows}]}
+            raise WriteError(
+                f"{_sentence(exc)} Nothing was changed in the spreadsheet.", exc.kind
+            ) from None
+        new_id = _add_tab(g, url, before, (tab, temp), rows, share)
+        a1 = "'" + temp.replace("'", "''") + "'!A1"
+        data = {"valueInputOption": "RAW", "data": [{"range": a1, "values": rows}]}
         try:
             wrote = g.call("POST", f"{url}/values:batchUpdate", "values", body=data)
         except GoogleSheetError as exc:
             raise _cleanup(g, url, new_id, temp, tab, exc) from None
-        swap = [{"deleteSheet": {"sheetId": ids[tab]}}] if tab in ids else []
-        props = {"sheetId": new_id, "title": tab}
-        swap.append({"updateSheetProperties": {"properties": props, "fields": "title"}})
-        try:
-            g.call("POST", f"{url}:batchUpdate", "tab swap", body={"requests": swap})
-        except GoogleSheetError as exc:
-            raise WriteError(
-                f"{exc} The '{tab}' tab is unchanged; the new results are in the tab "
-                f"'{temp}' (the next write replaces it, or delete it).",
-                exc.kind,
-                left=temp,
-            ) from None
-        return ResultsWritten(tab, int(wrote.get("totalUpdatedCells", 0)), g.state.requests)
+        _swap(g, url, before, new_id, temp, tab)
+        cells = wrote.get("totalUpdatedCells", 0) if isinstance(wrote, dict) else 0
+        return ResultsWritten(tab, int(cells), g.state.requests)
+
+
+def _add_tab(
+    g: GoogleApi,
+    url: str,
+    before: dict[str, int],
+    names: tuple[str, str],
+    rows: list[list[Any]],
+    share: str,
+) -> int:
+    """The sheetId of a new empty tab ``temp`` (an old one of that name replaced), with a grid
+    just big enough for ``rows``: values.batchUpdate does not grow a grid, and Google's
+    default is 1000 rows x 26 columns."""
+    tab, temp = names
+    grid = {"rowCount": max(1, len(rows)), "columnCount": max([1, *map(len, rows)])}
+    first = [{"deleteSheet": {"sheetId": before[temp]}}] if temp in before else []
+    first.append({"addSheet": {"properties": {"title": temp, "gridProperties": grid}}})
+    try:
+        added = g.call("POST", f"{url}:batchUpdate", "new tab", body={"requests": first},
+                       on_403=share)  # fmt: skip
+        return int(added["replies"][-1]["addSheet"]["properties"]["sheetId"])
+    except GoogleSheetError as exc:
+        error: GoogleSheetError = exc
+    except (KeyError, TypeError, IndexError, ValueError):
+        error = bad_response("new tab", "no id of the new tab in the answer")
+    now = _tabs_now(g, url)
+    if now is not None and temp in now and now[temp] != before.get(temp):
+        return now[temp]  # the tab was added; only the answer went missing
+    if now is None:
+        raise WriteError(
+            f"{_sentence(error)} The '{tab}' tab is unchanged, but whether an empty "
+            f"tab '{temp}' was added could not be checked (the next write replaces it, or "
+            "delete it).",
+            error.kind,
+            left="unknown",
+        )
+    raise WriteError(f"{_sentence(error)} Nothing was changed in the spreadsheet.", error.kind)
+
+
+def _swap(g: GoogleApi, url: str, before: dict[str, int], new_id: int, temp: str, tab: str) -> None:
+    """Delete the old ``tab`` and rename the new one to it, in one all-or-none batch."""
+    swap = [{"deleteSheet": {"sheetId": before[tab]}}] if tab in before else []
+    props = {"sheetId": new_id, "title": tab}
+    swap.append({"updateSheetProperties": {"properties": props, "fields": "title"}})
+    try:
+        g.call("POST", f"{url}:batchUpdate", "tab swap", body={"requests": swap})
+        return
+    except GoogleSheetError as exc:
+        error = exc
+    now = _tabs_now(g, url)
+    if now is not None and now.get(tab) == new_id:
+        return  # the swap went through; only its answer went missing
+    if now is None:
+        raise WriteError(
+            f"{_sentence(error)} The new results were written to the tab '{temp}', but "
+            f"whether it replaced the '{tab}' tab could not be checked: open the spreadsheet "
+            f"(if '{temp}' is still there, the next write replaces it, or delete it).",
+            error.kind,
+            left="unknown",
+        )
+    raise WriteError(
+        f"{_sentence(error)} The '{tab}' tab is unchanged; the new results are in the tab "
+        f"'{temp}' (the next write replaces it, or delete it).",
+        error.kind,
+        left=temp,
+    )
 
 
 def _cleanup(
@@ -148,11 +234,15 @@ def _cleanup(
     try:
         body = {"requests": [{"deleteSheet": {"sheetId": new_id}}]}
         g.call("POST", f"{url}:batchUpdate", "clean-up", body=body)
+        now: dict[str, int] | None = {}
     except GoogleSheetError:
-        return WriteError(
-            f"{exc} The '{tab}' tab is unchanged; a partly written tab '{temp}' is left "
-            "behind (the next write replaces it, or delete it).",
-            exc.kind,
-            left=temp,
-        )
-    return WriteError(f"{exc} Nothing was changed in the spreadsheet.", exc.kind)
+        now = _tabs_now(g, url)  # the delete may have gone through, its answer lost
+    if now is not None and new_id not in now.values():
+        return WriteError(f"{_sentence(exc)} Nothing was changed in the spreadsheet.", exc.kind)
+    left = "is left behind" if now is not None else "may be left behind"
+    return WriteError(
+        f"{_sentence(exc)} The '{tab}' tab is unchanged; a partly written tab '{temp}' {left} "
+        "(the next write replaces it, or delete it).",
+        exc.kind,
+        left=temp,
+    )

@@ -30,8 +30,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import requests
-from google.auth.exceptions import RefreshError
-from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
@@ -40,7 +38,6 @@ from lib.sources.gsheets_auth import (
     CREDENTIALS_ENVS,
     SCOPES,
     credentials,
-    credentials_error,
     load_credentials_info,
     service_account_email,
 )
@@ -49,9 +46,10 @@ from lib.sources.gsheets_http import (
     GOOGLE_HOSTS,
     Attempts,
     SheetsSession,
-    TokenTransport,
     api_url,
     bad_response,
+    fetch_token,
+    refusal,
 )
 
 __all__ = [
@@ -91,43 +89,13 @@ def parse_sheet_key(url_or_key: str) -> str:
     )
 
 
-def _fetch_token(
-    creds: service_account.Credentials, session: requests.Session, st: Attempts
-) -> None:
-    """Request the access token (JWT-bearer grant), mapping refusals to credential errors."""
-    transport = TokenTransport(session, st)
-    try:
-        st.run(lambda: creds.refresh(transport), "token request")
-        return
-    except RefreshError as exc:
-        reason = str(exc.args[0] if exc.args else exc)[:200]
-    except (ValueError, TypeError, KeyError):
-        raise bad_response("token request", "no access token in the answer") from None
-    raise credentials_error(
-        f"the service account key was rejected by Google ({reason}); check that the key is "
-        "current (not deleted or disabled) and that 'client_email' and 'token_uri' match it"
-    )
-
-
 def _api_error(exc: APIError, what: str, email: str) -> GoogleSheetError:
     """Translate a non-retryable Sheets API error into a coordinator-facing message."""
-    code = exc.response.status_code
-    message = str(exc.error.get("message", ""))[:200] if isinstance(exc.error, dict) else ""
-    if code == 403 and ("has not been used" in message or "disabled" in message):
-        text = (
-            "The Google Sheets API is not enabled for the service account's Google Cloud "
-            f"project: enable it (APIs & Services > Library > Google Sheets API). ({message})"
-        )
-        return GoogleSheetError(text, "permission")
-    if code == 403:
-        return GoogleSheetError(
-            f"Permission denied: share the sheet with {email} as Viewer.", "permission"
-        )
-    if code == 404:
-        return GoogleSheetError("Spreadsheet not found: check the URL or key.", "not_found")
-    if code == 401:
-        return credentials_error("Google rejected the access token; check the service account key")
-    return GoogleSheetError(f"Google Sheets refused the {what} request: {message}", "http")
+    return refusal(
+        exc.response, f"{what} request", service="Google Sheets",
+        share=f"share the sheet with {email} as Viewer",
+        not_found="Spreadsheet not found: check the URL or key.",
+    )  # fmt: skip
 
 
 def _call(st: Attempts, call: Callable[[], T], what: str, email: str) -> T:
@@ -198,7 +166,7 @@ def _read(
 ) -> tuple[dict[str, list[list[Any]]], str, str | None, list[str]]:
     """Token, metadata, one batchGet: the tab rows, title, time zone and all tab titles."""
     creds, email = credentials(info), info["client_email"]
-    _fetch_token(creds, session, st)
+    fetch_token(creds, session, st)
     http = HTTPClient(None, session=SheetsSession(session, creds, st))  # type: ignore[arg-type]
     http.set_timeout(st.timeout)
     params = {"includeGridData": "false", "fields": _METADATA_FIELDS}

@@ -22,9 +22,11 @@ from typing import Any, TypeVar
 
 import google.auth.transport
 import requests
+from google.auth.exceptions import RefreshError
 from google.oauth2 import service_account
 
 from lib.sources.base import GoogleSheetError
+from lib.sources.gsheets_auth import credentials_error
 
 __all__ = [
     "API_BASE_ENV",
@@ -36,6 +38,9 @@ __all__ = [
     "TokenTransport",
     "api_url",
     "bad_response",
+    "error_message",
+    "fetch_token",
+    "refusal",
 ]
 
 API_BASE_ENV = "DELPHI_SHEETS_API_BASE"
@@ -61,12 +66,43 @@ class Retryable(Exception):
         self.kind, self.status, self.retry_after = kind, status, retry_after
 
 
-def bad_response(what: str, detail: str) -> GoogleSheetError:
+def bad_response(what: str, detail: str, service: str = "Google Sheets") -> GoogleSheetError:
     """The error for a body that is truncated, not JSON or not shaped as expected."""
     return GoogleSheetError(
-        f"Unexpected response from Google Sheets ({what}): {detail}. Try again in a moment.",
+        f"Unexpected response from {service} ({what}): {detail}. Try again in a moment.",
         "bad_response",
     )
+
+
+def error_message(resp: requests.Response) -> tuple[str, str]:
+    """Google's ``error.message`` (cut to 200 characters) and ``error.status`` of a refusal."""
+    try:
+        error = resp.json().get("error", {})
+        return str(error.get("message", ""))[:200], str(error.get("status", ""))
+    except (ValueError, AttributeError):
+        return resp.text[:200], ""
+
+
+def refusal(
+    resp: requests.Response, what: str, *, service: str, share: str, not_found: str
+) -> GoogleSheetError:
+    """The coordinator-facing error of a non-retryable 4xx answer, for the read and the write
+    path alike: the API not enabled, permission (``share`` says with whom and as what), a
+    rejected token, not found, or Google's own message."""
+    code, (message, _) = resp.status_code, error_message(resp)
+    if code == 403 and ("has not been used" in message or "disabled" in message):
+        text = (
+            f"The {service} API is not enabled for the service account's Google Cloud "
+            f"project: enable it (APIs & Services > Library > {service} API). ({message})"
+        )
+        return GoogleSheetError(text, "permission")
+    if code == 403:
+        return GoogleSheetError(f"Permission denied: {share}.", "permission")
+    if code == 401:
+        return credentials_error("Google rejected the access token; check the service account key")
+    if code == 404:
+        return GoogleSheetError(not_found, "not_found")
+    return GoogleSheetError(f"{service} refused the {what} (HTTP {code}): {message}", "http")
 
 
 def api_url(url: str) -> str:
@@ -159,7 +195,7 @@ def _send(
     except requests.ConnectionError:
         raise Retryable("connection") from None
     except requests.RequestException:  # e.g. the body was cut off mid-way
-        raise bad_response(_what(url), "the answer was cut off") from None
+        raise bad_response(_what(url), "the answer was cut off", state.service) from None
     if resp.status_code in RETRY_STATUSES:
         kind = "quota" if resp.status_code == 429 else "server"
         raise Retryable(kind, resp.status_code, _retry_after(resp))
@@ -205,6 +241,25 @@ class TokenTransport(google.auth.transport.Request):
         if resp.status_code != 200 and _oauth_error(resp) & _OAUTH_RETRYABLE:
             raise Retryable("server", resp.status_code)
         return _TokenResponse(resp)
+
+
+def fetch_token(
+    creds: service_account.Credentials, session: requests.Session, st: Attempts
+) -> None:
+    """Request the access token (JWT-bearer grant) within ``st``'s retries: a refusal becomes
+    a credentials error, an answer without a token a ``bad_response`` (read and write path)."""
+    transport = TokenTransport(session, st)
+    try:
+        st.run(lambda: creds.refresh(transport), "token request")
+        return
+    except RefreshError as exc:
+        reason = str(exc.args[0] if exc.args else exc)[:200]
+    except (ValueError, TypeError, KeyError):  # google-auth parsing a malformed answer
+        raise bad_response("token request", "no access token in the answer", st.service) from None
+    raise credentials_error(
+        f"the service account key was rejected by Google ({reason}); check that the key is "
+        "current (not deleted or disabled) and that 'client_email' and 'token_uri' match it"
+    )
 
 
 def _oauth_error(resp: requests.Response) -> set[str]:
