@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lib import store
+from lib.__main__ import main
 from lib.analysis.rules import rule_from_config
 from lib.analysis.scales import Scale
 from lib.config import load_config
@@ -434,3 +435,20 @@ def test_fake_refuses_values_beyond_the_default_grid_as_google(fake_sheets, api)
         with pytest.raises(WriteError, match=r"'Big'!A1001\) exceeds grid limits. Max rows: 1000"):
             g.call("POST", f"{url}/values:batchUpdate", "values", body=data)
     assert fake_sheets.tabs["Big"] == []
+
+
+@pytest.mark.parametrize("command", [["forms", "links", "--out", "links.csv"], ["results"]])
+def test_commands_refuse_another_studys_database(command, demo_db, tmp_path, capsys):
+    # a study file for another sheet, pointed at the demo's database: refused before any request
+    text = (ROOT / "data" / "demo" / "study.toml").read_text(encoding="utf-8")
+    other = tmp_path / "other.toml"
+    other.write_text(
+        text.replace('source = "isotretinoin_delphi.xlsx"', 'source = "1AbCdEfGhIjKlMnOp"'),
+        encoding="utf-8",
+    )
+    form = ["--form", "https://docs.google.com/forms/d/abc/edit"] if command[0] == "forms" else []
+    out = ["--out", str(tmp_path / "links.csv")] if command[0] == "forms" else []
+    args = [*command[:2], *form, *out] if command[0] == "forms" else command
+    assert main([*args, "--study", str(other), "--db", str(demo_db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database") and "(Google Sheet 1AbCdEfGhIjKlMnOp)" in err

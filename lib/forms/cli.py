@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lib import store
+from lib import store, study_db
 from lib.config import ConfigError, StudyConfig, load_config
 from lib.forms.build import STYLES, build_form, rounds_toml
 from lib.forms.links import prefilled_links
 from lib.forms.results import results_rows
 from lib.forms.write import read_form, write_form, write_results
+from lib.pipeline import StudyMismatch
 from lib.reports.safety import safe_csv
 from lib.sources.base import GoogleSheetError, is_google_sheet
 from lib.sources.gsheets import parse_sheet_key
@@ -100,13 +101,16 @@ def _published(con: Any, requested: int | None, latest: bool) -> tuple[int, bool
 
 
 def _frames(
-    db: str, requested: int | None = None, latest: bool = True
+    db: str, cfg: StudyConfig, requested: int | None = None, latest: bool = True
 ) -> tuple[int, bool, dict[str, Any]]:
     """(snapshot id, whether it was published, its frames): the latest snapshot by default,
     else ``requested``, or the published one when neither is given and ``latest`` is off."""
     if not Path(db).exists():
         raise store.StoreError(f"database {db} not found; run 'python -m lib refresh'")
     with store.connect(db, read_only=True) as con:
+        other = study_db.mismatch(con, cfg.source, cfg.title, db=db, study=cfg.path)
+        if other is not None:  # another study's database: exit 2 naming both, as elsewhere
+            raise StudyMismatch(other)
         if store.latest_snapshot_id(con) is None:
             raise store.StoreError("the database has no snapshot yet; run 'python -m lib refresh'")
         sid, published = _published(con, requested, latest)
@@ -132,7 +136,7 @@ def _rounds(frames: dict[str, Any], wanted: int | None) -> tuple[int, int]:
 
 
 def _forms_build(args: argparse.Namespace, cfg: StudyConfig) -> int:
-    sid, _, frames = _frames(args.db)
+    sid, _, frames = _frames(args.db, cfg)
     rnd, closed = _rounds(frames, args.round)
     stmts = frames["statements"]
     rows = stmts[stmts["round"] == rnd]
@@ -165,7 +169,7 @@ def _forms_build(args: argparse.Namespace, cfg: StudyConfig) -> int:
 
 
 def _forms_links(args: argparse.Namespace, cfg: StudyConfig) -> int:
-    _, _, frames = _frames(args.db)
+    _, _, frames = _frames(args.db, cfg)
     _, closed = _rounds(frames, args.round)
     form = read_form(args.form, **_api(args))
     links = prefilled_links(
@@ -204,7 +208,7 @@ def run_results(args: argparse.Namespace) -> int:
         raise ConfigError(f"the study's source is not a Google Sheet ({sheet}): give --sheet")
     try:
         other = _another_sheet(args.sheet, cfg.source)
-        sid, published, frames = _frames(args.db, args.snapshot, args.latest)
+        sid, published, frames = _frames(args.db, cfg, args.snapshot, args.latest)
         if other and not published:
             # publish's differencing check guards what observers see; a copy elsewhere gets
             # only what was published (two writes a few late responses apart would reveal
