@@ -33,7 +33,7 @@ from lib.reports.docx import (
     write_feedback_docx_zip,
 )
 from lib.reports.feedback import COMMENTS_SHOWN, feedback_zip
-from lib.reports.html import _sections
+from lib.reports.html import report_sections
 from lib.reports.inputs import StoreFrames, feedback_inputs, report_inputs
 from lib.reports.tables import final_statements
 
@@ -124,7 +124,7 @@ def _text(doc) -> str:
 
 
 def test_report_sections_are_the_html_reports_in_order(demo, report):
-    sections, _ = _sections(demo["data"])
+    sections, _ = report_sections(demo["data"])
     assert _headings(_open(report), 1) == list(sections.values())
 
 
@@ -344,7 +344,7 @@ def test_libreoffice_prints_the_report(demo, printed):
     # 42 statements over 3 rounds with their tables: more than a few pages, not a runaway layout
     assert 8 <= _pages(pdf) <= 30
     text = _pdf_text(pdf)
-    sections, _ = _sections(demo["data"])
+    sections, _ = report_sections(demo["data"])
     for name in sections.values():
         assert name in text
     assert "v1, pre-registered 2026-09-01" in text

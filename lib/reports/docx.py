@@ -322,7 +322,7 @@ def _header(doc: Any, data: ReportData) -> None:
     version = data.software["Delphi Dashboard"]
     _para(doc, f"{line} · generated {when} UTC with Delphi Dashboard {version}", size=9)
     final = final_statements(data)
-    cards = report_html._cards(data, final)
+    cards = report_html.summary_cards(data, final)
     _table(doc, table([label for label, _ in cards], [[str(v) for _, v in cards]], nowrap=()))
 
 
@@ -384,11 +384,11 @@ def _stopping(doc: Any, data: ReportData) -> None:
 
 def _panel(doc: Any, data: ReportData, heading: str) -> None:
     doc.add_heading(heading, 1)
-    _table(doc, report_html._rates_table(data.rates))
+    _table(doc, report_html.rates_table(data.rates))
     doc.add_heading("Flow of panelists", 2)
-    _bullets(doc, [_step(s) for s in report_html._panel_steps(data.rates)])
+    _bullets(doc, [_step(s) for s in report_html.panel_flow_steps(data.rates)])
     doc.add_heading("Panel composition", 2)
-    _table(doc, report_html._composition_table(data.panel), "No panel attributes were recorded.")
+    _table(doc, report_html.composition_table(data.panel), "No panel attributes were recorded.")
     e = eligibility_view(data.eligibility)
     if e is not None:
         doc.add_heading("Eligibility", 2)
@@ -407,8 +407,8 @@ def _step(step: charts.FlowStep) -> str:
 
 def _flow(doc: Any, data: ReportData, heading: str) -> None:
     doc.add_heading(heading, 1)
-    _bullets(doc, [_step(s) for s in report_html._flow_steps(data.flow)])
-    _table(doc, report_html._flow_table(data.flow))
+    _bullets(doc, [_step(s) for s in report_html.statement_flow_steps(data.flow)])
+    _table(doc, report_html.statement_flow_table(data.flow))
 
 
 def _final(doc: Any, data: ReportData, heading: str) -> None:
@@ -455,10 +455,10 @@ _NO_COMMENTS = (
 
 def _dropped(doc: Any, data: ReportData, heading: str) -> None:
     doc.add_heading(heading, 1)
-    dropped = report_html._dropped_table(dropped_items(data))
+    dropped = report_html.dropped_table(dropped_items(data))
     doc.add_heading(f"Items dropped ({len(dropped.rows)})", 2)
     _table(doc, dropped, "No statement was dropped.")
-    revised = report_html._revisions_table(revisions(data))
+    revised = report_html.revisions_table(revisions(data))
     doc.add_heading(f"Wording changes ({len(revised.rows)})", 2)
     _table(doc, revised, "No statement was revised.")
 
@@ -513,10 +513,10 @@ def _stats(doc: Any, data: ReportData, heading: str) -> None:
         _para(doc, data.stats_note, bold=True)
         return
     doc.add_heading("Kendall's coefficient of concordance per round", 2)
-    _table(doc, report_html._kendall_table(data.kendall))
+    _table(doc, report_html.kendall_table(data.kendall))
     doc.add_heading("Stability between rounds", 2)
     doc.add_paragraph(STABILITY_RULE.replace("**", ""))
-    stab = report_html._stability_table(data.stability, data.scales)
+    stab = report_html.stability_table(data.stability, data.scales)
     _table(doc, stab, "No statement was rated in two rounds.")
 
 
@@ -529,7 +529,7 @@ def _comments(doc: Any, data: ReportData, heading: str) -> None:
         "Panelists could comment on every statement in every round. Comments are shown "
         "without their authors, in a fixed order that does not follow the panel."
     )
-    said = report_html._comments(data.comments)
+    said = report_html.comments_by_statement(data.comments)
     if not said:
         _muted(doc, "No comments.")
     for rnd, statements in said:
@@ -562,7 +562,7 @@ def _software(doc: Any, data: ReportData, heading: str) -> None:
 
 def _narrative(doc: Any, data: ReportData, heading: str) -> None:
     doc.add_heading(heading, 1)
-    for p in report_html._paragraphs(data.narrative):
+    for p in report_html.paragraphs_of(data.narrative):
         doc.add_paragraph(p)
 
 
@@ -571,7 +571,7 @@ def _checklist(doc: Any, data: ReportData, heading: str, sections: dict[str, str
     doc.add_paragraph(
         "Reporting items of ACCORD (2024) and CREDES (2017) and where this report answers them."
     )
-    _, items = report_html._sections(data)
+    _, items = report_html.report_sections(data)
     _table(doc, table(["Item", "Section"], [[i, sections[k]] for i, k in items], nowrap=[1]))
 
 
@@ -598,7 +598,7 @@ def docx_report(data: ReportData) -> bytes:
         f"{data.title} — consensus report", "Delphi consensus report", data.generated_at
     )
     _header(doc, data)
-    sections, _ = report_html._sections(data)
+    sections, _ = report_html.report_sections(data)
     for key, heading in sections.items():
         if key == "checklist":
             _checklist(doc, data, heading, sections)
@@ -723,9 +723,9 @@ def _statement(
     doc.add_heading(f"{part.statement_id}  {text(m['text'])}", 2)
     if text(m["domain"]):
         _para(doc, text(m["domain"]), italic=True, color=_GREY, size=9)
-    kind, score = fb._own(own)
+    kind, score = fb.own_kind(own)
     p = _para(doc, f"Your {part.word}: ")
-    _run(p, fb._own_text(part, kind, score), bold=True)
+    _run(p, fb.own_text(part, kind, score), bold=True)
     mark = "no_opinion" if kind == "no_opinion" and part.dont_know else score
     yes_no = part.scale is not None and part.scale.yes_no
     rows = charts.distribution_rows(
@@ -734,7 +734,7 @@ def _statement(
     _distribution(doc, rows, part.word)
     _para(doc, _plain(part.summary), size=9.5).paragraph_format.space_before = Pt(4)
     if fd.groups is not None and group is not None:
-        _para(doc, _plain(fb._group_line(fd.groups, part, group, fd.rule.agree)), size=9.5)
+        _para(doc, _plain(fb.panelist_group_line(fd.groups, part, group, fd.rule.agree)), size=9.5)
     said = fd.comments.loc[fd.comments["statement_id"] == part.statement_id, "comment"]
     _para(doc, "Comments from the panel", bold=True, size=9.5)
     if said.empty:
@@ -766,7 +766,7 @@ def feedback_docx(
     _run(p, panelist, bold=True)
     _run(p, f" · {n} statement{'s' if n != 1 else ''}")
     doc.add_paragraph(_intro(fd, parts, panelist in fd.responded))
-    rules = fb._round_rules(fd, parts)
+    rules = fb.round_rules_of(fd, parts)
     for what, rule in rules:
         lead = f"for the {what}: " if what else "How consensus is decided (set before round 1): "
         doc.add_paragraph(lead + rule_in_words(rule) + ".")

@@ -40,6 +40,10 @@ __all__ = [
     "feedback_zip",
     "feedback_documents",
     "own_answers",
+    "own_kind",
+    "own_text",
+    "panelist_group_line",
+    "round_rules_of",
     "write_feedback_zip",
     "write_zip",
     "mail_merge_csv",
@@ -173,7 +177,7 @@ def _rows(part: StatementPart, scale: dict[int, str], own: int | str | None) -> 
     return part.rows[own]
 
 
-def _group_line(
+def panelist_group_line(
     g: FeedbackGroups, part: StatementPart, own: str, agree: tuple[float, float]
 ) -> Markup:
     """The result group ``own``'s members see for the statement: their group's, or the pooled
@@ -193,7 +197,7 @@ def _group_line(
     return part.groups[own]
 
 
-def _own(own: tuple[Any, Any] | None) -> tuple[str, int | None]:
+def own_kind(own: tuple[Any, Any] | None) -> tuple[str, int | None]:
     """What a panelist answered: (none | score | no_opinion | blank, the score if any)."""
     if own is None:
         return "none", None
@@ -244,7 +248,7 @@ def feedback_html(
         panelist=panelist,
         cards=cards,
         words=list(dict.fromkeys(p.word for p in parts.values())),
-        round_rules=_round_rules(fd, parts),
+        round_rules=round_rules_of(fd, parts),
         took_part=panelist in fd.responded,
         css=stylesheet("base.css", "feedback.css", "charts.css", *_extra_css(fd)),
     )
@@ -253,15 +257,15 @@ def feedback_html(
 def _card(fd: FeedbackData, part: StatementPart, answer: Any, group: str | None) -> Markup:
     """One statement's card for a panelist who gave ``answer`` (in ``group``), drawn once per
     distinct answer and group."""
-    kind, score = _own(answer)
+    kind, score = own_kind(answer)
     key = (kind, score, group)
     if key not in part.cards:
         mark = "no_opinion" if kind == "no_opinion" and part.dont_know else score
         line = None
         if fd.groups is not None and group is not None:
-            line = _group_line(fd.groups, part, group, fd.rule.agree)
+            line = panelist_group_line(fd.groups, part, group, fd.rule.agree)
         part.cards[key] = macros("_statement.html.j2").card(
-            part, score, _own_text(part, kind, score), _rows(part, fd.scale, mark), line
+            part, score, own_text(part, kind, score), _rows(part, fd.scale, mark), line
         )
     return part.cards[key]
 
@@ -271,7 +275,7 @@ def _extra_css(fd: FeedbackData) -> list[str]:
     return ["groups.css"] if fd.groups is not None else []
 
 
-def _own_text(part: StatementPart, kind: str, score: int | None) -> str:
+def own_text(part: StatementPart, kind: str, score: int | None) -> str:
     """The panelist's own answer in the statement's scale's words."""
     if kind == "score":
         label = part.labels.get(score, score) if score is not None else ""
@@ -284,7 +288,7 @@ def _own_text(part: StatementPart, kind: str, score: int | None) -> str:
     return f"you did not {'answer' if part.word == 'answer' else 'rate'} this statement"
 
 
-def _round_rules(fd: FeedbackData, parts: dict[str, StatementPart]) -> list[tuple[str, Any]]:
+def round_rules_of(fd: FeedbackData, parts: dict[str, StatementPart]) -> list[tuple[str, Any]]:
     """The rules the round's statements were judged by: (what they apply to, rule); one
     entry with an empty first item when the whole round was on the study's main scale."""
     scales = {p.scale.name: p.scale for p in parts.values() if p.scale is not None}

@@ -31,7 +31,26 @@ from lib.reports.uncertainty import ITEM as UNCERTAINTY_ITEM
 from lib.reports.uncertainty import SECTION as UNCERTAINTY_SECTION
 from lib.reports.uncertainty import uncertainty_view
 
-__all__ = ["CHECKLIST", "COMMENTS_SHOWN", "GROUP_ITEM", "SECTIONS", "html_report"]
+__all__ = [  # the section builders are shared with lib.reports.docx: the same numbers in Word
+    "CHECKLIST",
+    "COMMENTS_SHOWN",
+    "GROUP_ITEM",
+    "SECTIONS",
+    "comments_by_statement",
+    "composition_table",
+    "dropped_table",
+    "html_report",
+    "kendall_table",
+    "panel_flow_steps",
+    "paragraphs_of",
+    "rates_table",
+    "report_sections",
+    "revisions_table",
+    "stability_table",
+    "statement_flow_steps",
+    "statement_flow_table",
+    "summary_cards",
+]
 
 # Comments the HTML report shows per statement and round; the rest are counted, and every
 # comment is in the workbook's Comments sheet (at the L benchmark size, 41,000 comments made
@@ -81,39 +100,39 @@ def html_report(data: ReportData) -> str:
     status_chart, final_chart = _figures(data, final)
     used = scales_used(data.metrics, data.scales, data.scale)
     several = mixed(used)  # statements on a scale other than the main one
-    sections, checklist = _sections(data)
+    sections, checklist = report_sections(data)
     extra_css = ["groups.css"] if data.groups is not None else []
     return render(
         "report.html.j2",
         data=data,
         sections=sections,
         css=stylesheet("base.css", "report.css", "charts.css", *extra_css),
-        cards=_cards(data, final),
+        cards=summary_cards(data, final),
         rule_warning="" if data.config_rule == data.rule else rule_check(data),
         scales=scales_table(used) if several else None,
         scale_notes=scale_notes(used) if several else [],
         dont_know=no_opinion_label(data.scales.main),
-        paragraphs=_paragraphs(data.narrative),
-        rates=_rates_table(data.rates),
-        panel_steps=_panel_steps(data.rates),
-        composition=_composition_table(data.panel),
+        paragraphs=paragraphs_of(data.narrative),
+        rates=rates_table(data.rates),
+        panel_steps=panel_flow_steps(data.rates),
+        composition=composition_table(data.panel),
         eligibility=eligibility_view(data.eligibility),
         stopping=data.stopping,
-        flow_steps=_flow_steps(data.flow),
-        flow_table=_flow_table(data.flow),
+        flow_steps=statement_flow_steps(data.flow),
+        flow_table=statement_flow_table(data.flow),
         status_chart=status_chart,
         final_chart=final_chart,
         final_groups=[
             (title, final_table(final[final["fate"] == fate], data.scales))
             for fate, title in _FINAL_GROUPS
         ],
-        dropped=_dropped_table(dropped_items(data)),
-        revised=_revisions_table(revisions(data)),
+        dropped=dropped_table(dropped_items(data)),
+        revised=revisions_table(revisions(data)),
         results=results_tables(data),
-        kendall=None if data.stats_note else _kendall_table(data.kendall),
-        stability=_stability_table(data.stability, data.scales),
+        kendall=None if data.stats_note else kendall_table(data.kendall),
+        stability=stability_table(data.stability, data.scales),
         stability_rule=STABILITY_RULE.replace("**", ""),
-        comments=None if data.comments is None else _comments(data.comments),
+        comments=None if data.comments is None else comments_by_statement(data.comments),
         comments_shown=COMMENTS_SHOWN,
         groups=None if data.groups is None else groups_view(data, data.groups),
         uncertainty=uncertainty_view(data),
@@ -125,7 +144,7 @@ def html_report(data: ReportData) -> str:
     )
 
 
-def _sections(data: ReportData) -> tuple[dict[str, str], list[tuple[str, str]]]:
+def report_sections(data: ReportData) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """The report's sections and checklist: with stakeholder groups, their section follows
     the per-statement results; with statements left without consensus, the areas of
     uncertainty follow the final list; each answers one more item, as does the eligibility
@@ -198,7 +217,7 @@ def _agree_ranges(used: list[ScaleUsed]) -> tuple[str, dict[str, float]]:
     return words, {", ".join(names): t for t, names in by_threshold.items()}
 
 
-def _cards(data: ReportData, final: pd.DataFrame) -> list[tuple[str, int]]:
+def summary_cards(data: ReportData, final: pd.DataFrame) -> list[tuple[str, int]]:
     ends = final["fate"].value_counts()
     return [
         ("Panelists invited", int(data.rates["invited"].max())),
@@ -210,11 +229,11 @@ def _cards(data: ReportData, final: pd.DataFrame) -> list[tuple[str, int]]:
     ]
 
 
-def _paragraphs(narrative: str) -> list[str]:
+def paragraphs_of(narrative: str) -> list[str]:
     return [p.strip() for p in narrative.split("\n\n") if p.strip()]
 
 
-def _rates_table(rates: pd.DataFrame) -> Table:
+def rates_table(rates: pd.DataFrame) -> Table:
     return frame_table(
         rates,
         {
@@ -230,7 +249,7 @@ def _rates_table(rates: pd.DataFrame) -> Table:
     )
 
 
-def _panel_steps(r: pd.DataFrame) -> list[charts.FlowStep]:
+def panel_flow_steps(r: pd.DataFrame) -> list[charts.FlowStep]:
     """The flow of panelists: invited, then per round who responded, did not or was lost."""
     steps = [charts.FlowStep("Invited", [f"{int(r['invited'].max())} experts"])]
     for row in r.itertuples():
@@ -249,13 +268,13 @@ def _panel_steps(r: pd.DataFrame) -> list[charts.FlowStep]:
     return steps
 
 
-def _composition_table(panel: pd.DataFrame) -> Table | None:
+def composition_table(panel: pd.DataFrame) -> Table | None:
     if panel.empty:
         return None
     return frame_table(panel, {"attribute": "Attribute", "value": "Value", "count": "Panelists"})
 
 
-def _flow_steps(f: pd.DataFrame) -> list[charts.FlowStep]:
+def statement_flow_steps(f: pd.DataFrame) -> list[charts.FlowStep]:
     """The flow of statements: per round how they entered, ended, and went on."""
     steps = []
     for i, r in enumerate(f.itertuples()):
@@ -295,7 +314,7 @@ def _flow_steps(f: pd.DataFrame) -> list[charts.FlowStep]:
     return steps
 
 
-def _flow_table(f: pd.DataFrame) -> Table:
+def statement_flow_table(f: pd.DataFrame) -> Table:
     return frame_table(
         f,
         {
@@ -311,7 +330,7 @@ def _flow_table(f: pd.DataFrame) -> Table:
     )
 
 
-def _dropped_table(dropped: pd.DataFrame) -> Table:
+def dropped_table(dropped: pd.DataFrame) -> Table:
     rows = [
         [text(r.statement_id), str(r.round), text(r.text), text(r.reason)]
         for r in dropped.itertuples()
@@ -319,7 +338,7 @@ def _dropped_table(dropped: pd.DataFrame) -> Table:
     return table(["ID", "Round", "Statement", "Why"], rows, num=[1], widths=[7, 7, 50, 36])
 
 
-def _revisions_table(revs: pd.DataFrame) -> Table:
+def revisions_table(revs: pd.DataFrame) -> Table:
     rows = [
         [
             str(r.round),
@@ -338,7 +357,7 @@ def _revisions_table(revs: pd.DataFrame) -> Table:
     )
 
 
-def _kendall_table(k: pd.DataFrame) -> Table:
+def kendall_table(k: pd.DataFrame) -> Table:
     return frame_table(
         k,
         {
@@ -355,7 +374,7 @@ def _kendall_table(k: pd.DataFrame) -> Table:
     )
 
 
-def _stability_table(s: pd.DataFrame, scales: ScaleMap) -> Table | None:
+def stability_table(s: pd.DataFrame, scales: ScaleMap) -> Table | None:
     if s.empty:
         return None
     return frame_table(
@@ -394,7 +413,7 @@ def _verdicts(s: pd.DataFrame, scales: ScaleMap) -> list[str]:
     return out
 
 
-def _comments(comments: pd.DataFrame) -> list[tuple[Any, list[tuple[str, list[str]]]]]:
+def comments_by_statement(comments: pd.DataFrame) -> list[tuple[Any, list[tuple[str, list[str]]]]]:
     """Per round, per statement, its comments as text (in the stored order)."""
     return [
         (
