@@ -189,17 +189,19 @@ def baseline_kendall(ratings: pd.DataFrame) -> pd.DataFrame:
 
 
 def baseline(ratings: pd.DataFrame, statements: pd.DataFrame) -> dict[str, Any]:
-    """All three, each timed: {"metrics": df, "stability": df, "kendall": df, "seconds": {..}}."""
+    """All three, each timed: {"metrics": df, "stability": df, "kendall": df, "seconds": {..},
+    "cpu": {..}} (wall and CPU seconds)."""
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     out: dict[str, Any] = {}
     for name, fn in (
         ("metrics", lambda: baseline_metrics(ratings)),
         ("stability", lambda: baseline_stability(ratings, statements)),
         ("kendall", lambda: baseline_kendall(ratings)),
     ):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out[name] = fn()
-        seconds[name] = time.perf_counter() - t0
-    seconds["total"] = sum(seconds.values())
-    out["seconds"] = seconds
+        seconds[name], cpu[name] = time.perf_counter() - t0, time.process_time() - c0
+    seconds["total"], cpu["total"] = sum(seconds.values()), sum(cpu.values())
+    out["seconds"], out["cpu"] = seconds, cpu
     return out

@@ -36,24 +36,25 @@ def ours(
 ) -> dict[str, Any]:
     """The dashboard's metrics and statistics for snapshot ``sid``, each timed."""
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     out: dict[str, Any] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out["metrics"] = study_metrics(ratings, cfg.scale_map)
-    seconds["metrics"] = time.perf_counter() - t0
+    seconds["metrics"], cpu["metrics"] = time.perf_counter() - t0, time.process_time() - c0
     if _has_stats():
         from lib.analysis.agreement import kendall_w
         from lib.analysis.stability import stability
 
         for name in ("stability", "kendall"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out[name] = (
                 stability(ratings, statements)
                 if name == "stability"
                 else kendall_w(ratings, statements)
             )
-            seconds[name] = time.perf_counter() - t0
-    seconds["total"] = sum(seconds.values())
-    out["seconds"] = seconds
+            seconds[name], cpu[name] = time.perf_counter() - t0, time.process_time() - c0
+    seconds["total"], cpu["total"] = sum(seconds.values()), sum(cpu.values())
+    out["seconds"], out["cpu"] = seconds, cpu
     return out
 
 
@@ -100,17 +101,44 @@ def _check(mine: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     return checks
 
 
+def _peer_checks(mine: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
+    keys = {"metrics": ["round", "statement_id"], "stability": ["round", "statement_id"]}
+    numbers = {"metrics": METRIC_NUMBERS, "stability": STABILITY_NUMBERS}
+    checks = {
+        part: _max_diff(
+            mine[part], peer[part], keys.get(part, ["round"]), numbers.get(part, KENDALL_NUMBERS)
+        )
+        for part in ("metrics", "stability", "kendall")
+        if part in mine
+    }
+    for c in checks.values():
+        c["equal"] = not c["problems"] and not c["unmatched_rows"]
+    return checks
+
+
 def side_by_side(db: str, cfg: Any, sid: int, runs: int = 1) -> dict[str, Any]:
-    """Time ours and the baseline ``runs`` times each on one snapshot; check the numbers agree."""
+    """Time ours, the baseline and the peers (``bench.peers``) ``runs`` times each on one
+    snapshot, in wall and CPU seconds; check that every one gives our numbers."""
     import pingouin  # noqa: F401  (imported before the clock: both sides use it)
+
+    from bench import peers
 
     with store.connect(db) as con:
         ratings, statements = store.ratings_for(con, sid), store.statements_for(con, sid)
-        mine = [ours(con, sid, cfg, ratings, statements) for _ in range(runs)]
+        ours(con, sid, cfg, ratings.head(1000), statements)  # imports, as for each peer below
+        mine = [ours(con, sid, cfg, ratings, statements) for _ in range(max(runs, 3))]
     base = [baseline(ratings, statements) for _ in range(runs)]
+    others: dict[str, Any] = {}
+    for name in peers.available():
+        peers.run_peer(name, ratings.head(1000), statements)  # imports and first-call set-up
+        done = [peers.run_peer(name, ratings, statements) for _ in range(max(runs, 3))]
+        others[name] = {"cpu": [d["cpu"] for d in done], "checks": _peer_checks(mine[-1], done[-1])}
     return {
         "ours_seconds": [m["seconds"] for m in mine],
         "baseline_seconds": [b["seconds"] for b in base],
+        "ours_cpu": [m["cpu"] for m in mine],
+        "baseline_cpu": [b["cpu"] for b in base],
+        "peers": others,
         "checks": _check(mine[-1], base[-1]),
         "stats_available": "stability" in mine[-1],
     }

@@ -56,7 +56,12 @@ class Size:
         return self.panelists * self.statements * self.rounds
 
 
-SIZES = {"S": Size("S", 15, 40, 3), "M": Size("M", 300, 120, 3), "L": Size("L", 2000, 200, 4)}
+SIZES = {
+    "S": Size("S", 15, 40, 3),
+    "M": Size("M", 300, 120, 3),
+    "L": Size("L", 2000, 200, 4),
+    "XL": Size("XL", 5000, 300, 4),  # 6 million rating cells: the growth from M (issue 18)
+}
 
 
 @cache

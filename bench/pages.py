@@ -7,7 +7,9 @@ Run in a fresh process per study size, with ``DELPHI_DB`` / ``DELPHI_STUDY`` poi
 * ``rerun`` — in that session, after a widget change (the page's first selectbox, multiselect,
   pills, radio, checkbox or toggle in the main area), with warm caches; median of ``--runs``;
 * ``connections`` — DuckDB connections opened per warm rerun (counted on ``lib.store.connect``):
-  a page that re-queries what a snapshot-keyed cache holds shows up here.
+  a page that re-queries what a snapshot-keyed cache holds shows up here;
+* ``view`` — a new session opening the page with warm caches (another visitor's page view):
+  the server CPU per view, from which ``bench.report`` derives the observers one core serves.
 
 Times are the server side of a rerun (script run + element serialisation), not browser painting.
 
@@ -209,7 +211,19 @@ def measure_page(page: str, runs: int, counter: _Counter) -> dict[str, Any]:
         rerun_cpu_s=_stats(_CPU[cpu_from:]),
         connections_per_rerun=max(conns) if conns else 0,
     )
+    out.update(_page_views(page, runs))
     return out
+
+
+def _page_views(page: str, runs: int) -> dict[str, Any]:
+    """A page view as another visitor makes it: a new session opening the page while the
+    per-snapshot caches are warm (what the server spends per view once the first render paid)."""
+    times, cpu_from = [], len(_CPU)
+    for _ in range(max(1, min(runs, 3))):
+        at = _session()
+        at.switch_page(page)
+        times.append(_timed_run(at))
+    return {"view_s": _stats(times), "view_cpu_s": _stats(_CPU[cpu_from:])}
 
 
 def _stats(xs: list[float]) -> dict[str, float]:

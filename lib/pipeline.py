@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +221,13 @@ def _store(run: _Run, raw: RawSource, result: IngestResult, digest: str) -> Refr
     with store.connect(run.db_path) as con:
         store.set_setting(con, "source_seen", seen)
         prev = store.latest_snapshot_id(con)
-        if prev is not None and store.snapshot_hash(con, prev) == digest:
-            message = "nothing new since the last snapshot"
+        same, note = False, None
+        if prev is not None:
+            # computed only if the last snapshot was hashed by the previous scheme
+            legacy = partial(store.legacy_content_hash, _hashed_tabs(raw, run.cfg), run.cfg.raw)
+            same, note = store.same_content(con, prev, digest, legacy)
+        if same:
+            message = "nothing new since the last snapshot" + (f"; {note}" if note else "")
             store.log_refresh(con, run.source, "no_change", prev, message, run.elapsed())
             problems, changes = (
                 store.problems_for(con, prev),

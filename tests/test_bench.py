@@ -84,8 +84,46 @@ def test_sheets_requests_do_not_grow_with_rounds(result):
 
 def test_targets_are_evaluated(result):
     targets = {t["target"]: t for t in result["summary"]["targets"]}
-    assert "refresh S ≤ 0.5 s" in targets
+    assert "refresh_cpu S ≤ 0.5 s" in targets  # judged on CPU seconds (issue 18)
     assert all(isinstance(t["met"], bool) for t in targets.values())
     assert not any(
         isinstance(t["value"], float) and math.isnan(t["value"]) for t in targets.values()
     )
+
+
+def test_every_peer_gives_our_numbers(result):
+    peers = result["sizes"]["S"]["side_by_side"]["peers"]
+    assert set(peers) >= {"numpy", "duckdb"}
+    for name, peer in peers.items():
+        for part, check in peer["checks"].items():
+            assert check["equal"], (name, part, check["problems"])
+            assert check["rows"] > 0 and check["max_abs_diff"] <= 1e-9
+    side = result["summary"]["sizes"]["S"]["side_by_side"]
+    assert side["best_peer"] in peers and side["ours_over_best_peer"]["total"] > 0
+
+
+def test_refresh_is_measured_against_the_floor_pass(result):
+    for run in result["sizes"]["S"]["refresh"]:
+        assert run["floor_cpu"] > 0
+        assert run["cpu_over_floor"] == pytest.approx(run["steps"]["cpu"] / run["floor_cpu"])
+
+
+def test_documents_are_measured(result):
+    docs = result["sizes"]["S"]["documents"]
+    assert docs["feedback"]["documents"] == SIZES["S"].panelists
+    assert docs["feedback"]["archive_bytes"] > 0 and docs["feedback"]["peak_rss_mb"] > 0
+    assert docs["report"]["html_bytes"] > 0
+
+
+def test_page_views_give_the_observers_one_core_serves(result):
+    views = result["summary"]["sizes"]["S"]["page_views"]
+    assert views["cpu_per_view_median_s"] <= views["cpu_per_view_worst_s"]
+    assert views["observers_per_core"] == pytest.approx(
+        views["think_s"] / views["cpu_per_view_median_s"]
+    )
+
+
+def test_growth_reports_cpu_per_million_cells(result):
+    (row,) = result["summary"]["growth"]
+    assert row["size"] == "S" and row["rating_cells"] == SIZES["S"].cells
+    assert row["cpu_per_million_cells_s"] == pytest.approx(row["cpu_s"] / row["rating_cells"] * 1e6)

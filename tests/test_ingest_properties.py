@@ -458,6 +458,22 @@ def test_half_an_emoji_is_stored_not_fatal(tmp_path):
     assert "Sensible \ufffd" in comments  # shown as the replacement character
 
 
+def test_half_an_emoji_in_an_answer_is_reported_and_stored_cleaned(tmp_path):
+    # the tables are built as they are and cleaned only when one refuses a lone surrogate:
+    # here an answer (quoted in its problem's message) and a round-2 comment
+    tabs = tiny_tabs()
+    tabs["Round 1"][3][2] = "Agree \ud83d"
+    tabs["Round 2"][2][3] = "Fine \ude00 by me"
+    res = ingest(_raw(tabs), CONFIGS["ids only"])
+    bad = _problems(res, "bad answer")
+    assert len(bad) == 1 and "Agree \ufffd" in bad["message"].iloc[0]
+    assert "Fine \ufffd by me" in res.ratings["comment"].tolist()
+    out = refresh(CONFIGS["ids only"], tmp_path / "s.duckdb", raw=_raw(tabs))
+    with store.connect(tmp_path / "s.duckdb") as con:
+        stored = store.problems_for(con, out.snapshot_id)["message"].tolist()
+    assert any("Agree \ufffd" in m for m in stored)
+
+
 _HALVES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)  # lone surrogates
 _CELL = st.one_of(
     st.text(alphabet=st.one_of(_HALVES, st.characters(codec=None), st.sampled_from("\\ud83d'\""))),

@@ -70,6 +70,52 @@ def test_same_content_records_no_change(tiny_cfg, fresh_db):
         assert store.refresh_log(con)["outcome"].tolist() == ["no_change", "new"]
 
 
+def _as_before_hash_scheme_2(db, cfg, tabs) -> None:
+    """Make ``db`` what the code before hash scheme 2 left: JSON hashes, no scheme setting."""
+    old = snapshots.legacy_content_hash({t: tabs.get(t) for t in cfg.tabs()}, cfg.raw)
+    with store.connect(db) as con:
+        con.execute("UPDATE snapshots SET content_hash = ?", [old])
+        con.execute("DELETE FROM settings WHERE key = ?", [snapshots.HASH_SCHEME])
+
+
+def test_first_refresh_after_the_hash_scheme_changed_is_not_new_data(tiny_cfg, fresh_db):
+    refresh(tiny_cfg, fresh_db, raw=_raw())
+    _as_before_hash_scheme_2(fresh_db, tiny_cfg, tiny_tabs())
+    first, second = (refresh(tiny_cfg, fresh_db, raw=_raw()) for _ in range(2))
+    assert (first.outcome, second.outcome) == ("no_change", "no_change")
+    with store.connect(fresh_db) as con:
+        log = store.refresh_log(con)
+        rehashed = store.setting(con, snapshots.HASH_SCHEME)["rehashed"]
+    notes = log["message"].str.contains("hash scheme changed").tolist()
+    assert log["outcome"].tolist() == ["no_change", "no_change", "new"]
+    assert notes == [False, True, False]  # recorded once, on the first refresh after
+    want = store.content_hash({t: tiny_tabs().get(t) for t in tiny_cfg.tabs()}, tiny_cfg.raw)
+    assert rehashed == {"1": want}  # so the old scheme is not computed again
+
+
+def test_after_the_hash_scheme_changed_new_content_is_new(tiny_cfg, fresh_db):
+    refresh(tiny_cfg, fresh_db, raw=_raw())
+    _as_before_hash_scheme_2(fresh_db, tiny_cfg, tiny_tabs())
+    tabs = tiny_tabs()
+    tabs["Round 2"][1][2] = "Disagree"
+    res = refresh(tiny_cfg, fresh_db, raw=_raw(tabs))
+    assert res.outcome == "new" and res.snapshot_id == 2
+    with store.connect(fresh_db) as con:
+        assert store.setting(con, snapshots.HASH_SCHEME) == {"first_snapshot": 2}
+    assert refresh(tiny_cfg, fresh_db, raw=_raw(tabs)).outcome == "no_change"
+
+
+def test_content_hash_depends_on_values_and_types_not_on_shared_objects():
+    one = "Agree"
+    shared = {"Round 1": [[one, one], [one, 1]]}
+    copies = {"Round 1": [["".join("Agree"), "".join(["Ag", "ree"])], ["Agree", 1]]}
+    assert store.content_hash(shared, {}) == store.content_hash(copies, {})
+    for other in (1.0, True, "1", None):
+        changed = {"Round 1": [["Agree", "Agree"], ["Agree", other]]}
+        assert store.content_hash(changed, {}) != store.content_hash(shared, {})
+    assert store.content_hash(shared, {"title": "a"}) != store.content_hash(shared, {"title": "b"})
+
+
 def test_changed_response_is_counted(tiny_cfg, fresh_db):
     refresh(tiny_cfg, fresh_db, raw=_raw())
     tabs = tiny_tabs()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 import pytest
 
@@ -177,3 +179,24 @@ def test_a_failed_insert_is_reported_not_the_aborted_transaction(tiny_cfg, tiny_
         with pytest.raises(duckdb.ConversionException, match="many"):
             store.write_snapshot(con, result, metrics, config={}, **args)
         assert store.latest_snapshot_id(con) is None
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_writing_a_snapshot_leaves_the_connections_threads_as_they_were(
+    tiny_cfg, tiny_raw, fresh_db, fails
+):
+    """The snapshot's writes run on one thread (less CPU and memory at L); the connection's own
+    setting is back afterwards, whether the write succeeded or not."""
+    from lib.analysis.consensus import compute_metrics
+    from lib.ingest import ingest
+
+    result = ingest(tiny_raw, tiny_cfg)
+    metrics = compute_metrics(result.ratings, tiny_cfg.rule, False)
+    if fails:
+        metrics["n"] = "many"
+    args = {"rule": {}, "source": "tiny", "source_title": "", "study_title": "", "digest": "x"}
+    with store.connect(fresh_db) as con:
+        con.execute("SET threads = 3")
+        with pytest.raises(duckdb.ConversionException) if fails else contextlib.nullcontext():
+            store.write_snapshot(con, result, metrics, config={}, **args)
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 3

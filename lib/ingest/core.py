@@ -73,7 +73,42 @@ def ingest(raw: RawSource, cfg: StudyConfig) -> IngestResult:
             f"Tab{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
             f"not found; the source has: {', '.join(raw.all_tabs or raw.tabs)}"
         )
-    raw = _without_lone_surrogates(raw)
+    # A Sheets cell cut mid-emoji holds half a UTF-16 pair, which no text column accepts: the
+    # tables are built as they are and the cells cleaned only if one was refused.  Screening
+    # every row first took 0.15 s of CPU at the L benchmark, for a cell that is rare.
+    try:
+        return _encodable(_ingest(raw, cfg))
+    except UnicodeEncodeError:
+        pass
+    except IngestError as exc:  # its message may quote a cell
+        if _encodes([str(exc)]):
+            raise
+    return _ingest(_without_lone_surrogates(raw), cfg)
+
+
+def _encodable(result: IngestResult) -> IngestResult:
+    """``result``, once every text it holds outside an Arrow column (which refuses a lone
+    surrogate when built) is known to encode; else UnicodeEncodeError."""
+    frames = (result.ratings, result.respondents, result.statements, result.panel)
+    columns = [f[c] for f in (*frames, result.problems, result.eligibility) for c in f.columns]
+    texts = [c for c in columns if c.dtype == object]
+    if not _encodes([*result.identities, *result.identities.values()], *texts):
+        raise UnicodeEncodeError("utf-8", "", 0, 1, "a lone surrogate")
+    return result
+
+
+def _encodes(*texts: Any) -> bool:
+    """Whether every string of the ``texts`` collections encodes as UTF-8."""
+    try:
+        for values in texts:
+            "\x00".join(v for v in values if isinstance(v, str)).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _ingest(raw: RawSource, cfg: StudyConfig) -> IngestResult:
+    """``ingest`` of a source whose round tabs are all there."""
     report = Report()
     listed = listed_statements(raw.tabs, cfg, report)
     panel = read_panel(raw.tabs, cfg, report)
@@ -163,7 +198,8 @@ def _date_order(raw: RawSource, cfg: StudyConfig) -> str:
 
 
 def _without_lone_surrogates(raw: RawSource) -> RawSource:
-    """A Sheets cell cut mid-emoji holds half a UTF-16 pair, which no string column accepts.
+    """A Sheets cell cut mid-emoji holds half a UTF-16 pair, which no string column accepts:
+    each one replaced by U+FFFD (only once a table refused one, see ``ingest``).
 
     Each row is screened through its ``repr`` (built in C; a surrogate is never printable, so
     ``repr`` writes it as ``\\udXXX``) and only a row that may hold one is copied and cleaned;

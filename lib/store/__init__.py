@@ -58,7 +58,12 @@ from lib.store.settings import (
     setting,
     study_record,
 )
-from lib.store.snapshots import content_hash, write_snapshot
+from lib.store.snapshots import (
+    content_hash,
+    legacy_content_hash,
+    same_content,
+    write_snapshot,
+)
 
 __all__ = [
     "HISTORY_UNKNOWN",
@@ -69,6 +74,8 @@ __all__ = [
     "check_readable",
     "move_aside",
     "content_hash",
+    "legacy_content_hash",
+    "same_content",
     "write_snapshot",
     "latest_snapshot_id",
     "current_snapshot_id",
