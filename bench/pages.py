@@ -9,7 +9,12 @@ Run in a fresh process per study size, with ``DELPHI_DB`` / ``DELPHI_STUDY`` poi
 * ``connections`` — DuckDB connections opened per warm rerun (counted on ``lib.store.connect``):
   a page that re-queries what a snapshot-keyed cache holds shows up here;
 * ``view`` — a new session opening the page with warm caches (another visitor's page view):
-  the server CPU per view, from which ``bench.report`` derives the observers one core serves.
+  the server CPU per view, from which ``bench.report`` derives the observers one core serves;
+* ``view_bytes`` — the data sent for that page view: the serialised size (``ByteSize``) of
+  every ForwardMsg the run enqueues for the browser (deltas with their Arrow tables and Plotly
+  specs, page and session messages), before the queue merges replaced deltas, as the live
+  server, flushing while the script runs, sends most of them; files served by URL (images,
+  downloads) are not in it.
 
 Times are the server side of a rerun (script run + element serialisation), not browser painting.
 
@@ -215,15 +220,41 @@ def measure_page(page: str, runs: int, counter: _Counter) -> dict[str, Any]:
     return out
 
 
+class _Bytes:
+    """Sums the serialised size of every ForwardMsg enqueued for the browser while counting."""
+
+    def __init__(self) -> None:
+        from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+        self.n, self.on = 0, False
+
+        def count(msg: Any) -> None:
+            if self.on:
+                self.n += msg.ByteSize()
+
+        ForwardMsgQueue._before_enqueue_msg = staticmethod(count)  # type: ignore[assignment]
+
+
+_BYTES: list[_Bytes] = []
+
+
 def _page_views(page: str, runs: int) -> dict[str, Any]:
     """A page view as another visitor makes it: a new session opening the page while the
-    per-snapshot caches are warm (what the server spends per view once the first render paid)."""
-    times, cpu_from = [], len(_CPU)
-    for _ in range(max(1, min(runs, 3))):
+    per-snapshot caches are warm (what the server spends per view once the first render paid),
+    and the bytes sent for the first of them."""
+    counter = _BYTES[0] if _BYTES else None
+    times, cpu_from, sent = [], len(_CPU), 0
+    for k in range(max(1, min(runs, 3))):
         at = _session()
         at.switch_page(page)
-        times.append(_timed_run(at))
-    return {"view_s": _stats(times), "view_cpu_s": _stats(_CPU[cpu_from:])}
+        if counter is not None and k == 0:
+            counter.n, counter.on = 0, True
+        try:
+            times.append(_timed_run(at))
+        finally:
+            if counter is not None and k == 0:
+                sent, counter.on = counter.n, False
+    return {"view_s": _stats(times), "view_cpu_s": _stats(_CPU[cpu_from:]), "view_bytes": sent}
 
 
 def _stats(xs: list[float]) -> dict[str, float]:
@@ -234,6 +265,8 @@ def measure_pages(runs: int) -> dict[str, Any]:
     """Every page: first render and warm reruns; whether pingouin got imported on the way."""
     _like_the_live_server()
     counter = _Counter()
+    if not _BYTES:
+        _BYTES.append(_Bytes())
     warm = _session()
     warm.run()  # imports the app's modules once, so first renders measure rendering only
     overview_imports_pingouin = "pingouin" in sys.modules

@@ -55,11 +55,16 @@ def report(db: str, snap: int, study: str | None, said: bool, every: bool) -> rd
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the feedback…")
-def feedback(db: str, snap: int, study: str | None, rnd: int) -> tuple[rd.FeedbackData, dict]:
+def feedback(db: str, snap: int, study: str | None, rnd: int) -> rd.FeedbackData:
     frames = feedback_inputs(ui)
     same = rd.snapshot_scales(frames.info, cfg).main.rule == cfg.rule
-    fd = rd.build_feedback_data(frames, ui.config(), rnd, statistics if same else None)
-    return fd, feedback_parts(fd)
+    return rd.build_feedback_data(frames, ui.config(), rnd, statistics if same else None)
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the preview…")
+def preview_parts(db: str, snap: int, study: str | None, rnd: int) -> dict:
+    """Each statement's part of the documents: for the preview only (the packs make their own)."""
+    return feedback_parts(feedback(db, snap, study, rnd))
 
 
 st.header("Consensus report")
@@ -85,7 +90,7 @@ picked = st.selectbox(
     "Round just closed", list(round_of), len(round_of) - 1, key="fb_round", width=260
 )
 rnd = round_of[picked]
-fd, parts = feedback(ui.db_path(), sid, cfg.path, rnd)
+fd = feedback(ui.db_path(), sid, cfg.path, rnd)
 st.caption(
     f"One document per panelist ({len(fd.panelists)}): for each of the "
     f"{len(fd.metrics)} statements of round {rnd}, the panel's distribution, median, IQR "
@@ -144,4 +149,4 @@ if not pdf:
     )
 # rendered only when asked for: a collapsed expander still sends its document to the browser
 if st.toggle("Preview a panelist's document", key="fb_preview_on"):
-    ui.feedback_preview(fd, parts, key="fb_preview")
+    ui.feedback_preview(fd, preview_parts(ui.db_path(), sid, cfg.path, rnd), key="fb_preview")

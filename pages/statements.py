@@ -24,6 +24,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 
 family = summary.lineage(ui.statements(), sid, ui.stat(flow.families))
 ids = set(family["statement_id"])
+versions = tuple(sorted(ids))  # the statistics below are per version: its family's rows suffice
 
 st.subheader("Wording per round")
 ui.wording_versions(summary.wording_history(family))
@@ -39,16 +40,15 @@ st.subheader("Metrics and status per round")
 ui.metrics_table(m[m["statement_id"].isin(ids)].sort_values("round"), key="st_metrics")
 
 st.subheader("How solid is each result")
-solid = ui.stat(solidity.solidity_by_scale, cfg.scale_map)
-ui.solidity_table(solid[solid["statement_id"].isin(ids)], key="st_solidity")
+solid = ui.stat(solidity.solidity_by_scale, cfg.scale_map, only=versions)
+ui.solidity_table(solid, key="st_solidity")
 st.caption(
     "Wilson 95% interval for % agree (% yes for a Yes/No question; Newcombe 1998). "
     f"Votes needed: the integer cut-off of the rule. {solidity.FLIP_RULE}"
 )
 
 st.subheader("Stability between rounds")
-stab = ui.stat(stability.stability, cfg.rule.agree, cfg.scale_map)
-stab = stab[stab["statement_id"].isin(ids)]
+stab = ui.stat(stability.stability, cfg.rule.agree, cfg.scale_map, only=versions)
 if stab.empty:
     st.caption("Rated in one round only: nothing to compare.")
 else:
@@ -56,9 +56,17 @@ else:
     st.caption(stability.STABILITY_RULE)
 
 st.subheader("Under other consensus definitions")
-per = summary.with_study_status(ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map), m)
-counts = ui.stat(sensitivity.sensitivity_counts_by_scale, per, cfg.scale_map)
-ui.rules_table(per[per["statement_id"].isin(ids)], counts, key="st_rules")
+per = ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map, only=versions)
+per = summary.with_study_status(per, m)
+# which rules apply, and their labels: the scale's alone on one scale; on mixed scales, whether
+# any statement of the study has a scale a rule applies to
+whole = (
+    summary.with_study_status(ui.stat(sensitivity.sensitivity_by_scale, cfg.scale_map), m)
+    if cfg.scale_map.mixed
+    else per
+)
+counts = ui.stat(sensitivity.sensitivity_counts_by_scale, whole, cfg.scale_map)
+ui.rules_table(per, counts, key="st_rules")
 ui.inapplicable_captions(counts)
 
 st.subheader("Would the verdict survive?")

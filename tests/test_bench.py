@@ -127,3 +127,11 @@ def test_growth_reports_cpu_per_million_cells(result):
     (row,) = result["summary"]["growth"]
     assert row["size"] == "S" and row["rating_cells"] == SIZES["S"].cells
     assert row["cpu_per_million_cells_s"] == pytest.approx(row["cpu_s"] / row["rating_cells"] * 1e6)
+
+
+def test_page_views_count_the_bytes_sent(result):
+    """Every page view sends its elements (ForwardMsg protos): some bytes, and the Reports page
+    (its feedback preview rendered only when asked for) under the 150 kB of issue 18."""
+    pages = {p["page"]: p for p in result["sizes"]["S"]["pages"]["pages"]}
+    assert all(isinstance(p["view_bytes"], int) and p["view_bytes"] > 1000 for p in pages.values())
+    assert pages["pages/reports.py"]["view_bytes"] < 150_000

@@ -18,6 +18,7 @@ __all__ = [
     "final_statements",
     "status_table",
     "lineage",
+    "family_rows",
     "trajectory_rows",
     "wording_history",
     "attribute_table",
@@ -145,6 +146,18 @@ def trajectory_rows(
     if repeated_only:
         rows = rows[rows.groupby(family[rows.index])["round"].transform("nunique") > 1]
     return rows
+
+
+def family_rows(frame: pd.DataFrame, ids: Iterable[str]) -> pd.DataFrame:
+    """The rows of ``frame`` of the statements ``ids`` (every version of one statement, as
+    :func:`lineage` gives them); a frame without ``statement_id`` (the respondents) whole.
+
+    A statistic computed per version from its own ratings and those of its earlier versions
+    (stability, the other consensus rules, solidity, the attrition what-ifs, rating changes)
+    gives a family's rows from these rows alone, as the whole study's frame gives them."""
+    if "statement_id" not in frame:
+        return frame
+    return frame[frame["statement_id"].isin(set(ids))].reset_index(drop=True)
 
 
 def wording_history(family: pd.DataFrame) -> pd.DataFrame:

@@ -228,22 +228,52 @@ def _stat(
     key: str,
     _fn: Callable[..., Any],
     _queries: tuple[Callable[..., Any], ...],
+    only: tuple[str, ...] | None,
     *args: Any,
     **kwargs: Any,
 ) -> Any:
-    inputs = [_query(db, sid, _key(query), query) for query in _queries]
+    if only is None:
+        inputs = [_query(db, sid, _key(query), query) for query in _queries]
+    else:
+        inputs = [_query_of(db, sid, _key(query), query, only) for query in _queries]
     return _fn(*inputs, *args, **kwargs)
 
 
-def stat(fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> pd.DataFrame:
+@st.cache_data(max_entries=64, show_spinner=False)
+def _query_of(
+    db: str, sid: int, key: str, _fn: Callable[..., Any], only: tuple[str, ...]
+) -> pd.DataFrame:
+    """A store query's rows of the statements ``only`` (a frame without ``statement_id``,
+    such as the respondents, whole): shared by the statistics of one statement's family."""
+    from lib.analysis.summary import family_rows
+
+    return family_rows(_query(db, sid, key, _fn), only)
+
+
+def stat(
+    fn: Callable[..., pd.DataFrame],
+    *args: Any,
+    only: tuple[str, ...] | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
     """``fn(*inputs, *args)`` for an analysis function on this run's snapshot, cached per
     snapshot; its inputs (store queries) are declared in ``_inputs``.
 
     ``stat(agreement.kendall_w, True)`` is Kendall's W per round and domain.  A frame among
     ``args`` is part of the key by its pickle digest.
+
+    ``only`` (statement ids: every version of one statement, as ``summary.lineage`` gives
+    them) computes ``fn`` on those statements' rows of its inputs: the same rows as the whole
+    study's frame for a statistic computed per version and its earlier versions (stability,
+    the other consensus rules, the attrition what-ifs, rating changes), at a fraction of the
+    cost of the whole study's.  Never for a statistic that pools statements (Kendall's W, a
+    multiple-testing correction).
     """
     sid, inputs = snapshot_id(), _inputs(fn)
-    return _guarded(lambda: _stat(db_path(), sid, _key(fn), fn, inputs, *args, **kwargs))
+    key = _key(fn)
+    if only is not None:
+        only = tuple(sorted(only))
+    return _guarded(lambda: _stat(db_path(), sid, key, fn, inputs, only, *args, **kwargs))
 
 
 # --- figures -----------------------------------------------------------------------------------

@@ -70,9 +70,10 @@ def verdict_survival(ids: set[str], solid: pd.DataFrame, per: pd.DataFrame, key:
     cfg = config()
     committee = at_least("committee")
     hide = 1 if committee else cfg.min_group_size
-    attr = stat(robustness.attrition, cfg.scale_map, hide)
-    marks = stat(robustness.marks, solid, attr, per, cfg.scale_map)
-    mine = marks[marks["statement_id"].isin(ids)]
+    family = tuple(sorted(ids))  # every what-if is per version: the family's rows suffice
+    attr = stat(robustness.attrition, cfg.scale_map, hide, only=family)
+    solid, per = (f[f["statement_id"].isin(ids)] for f in (solid, per))
+    mine = stat(robustness.marks, solid, attr, per, cfg.scale_map)
     for row in mine[mine["last_rated"]].itertuples():
         _mark(row)
     for row in mine[~mine["last_rated"]].itertuples():
@@ -85,7 +86,7 @@ def verdict_survival(ids: set[str], solid: pd.DataFrame, per: pd.DataFrame, key:
 
     st.markdown("**Had the missing panelists answered**")
     st.dataframe(
-        _labelled(attr[attr["statement_id"].isin(ids)]),
+        _labelled(attr),
         hide_index=True,
         key=f"{key}_attrition",
         column_config=ATTRITION,
@@ -94,8 +95,7 @@ def verdict_survival(ids: set[str], solid: pd.DataFrame, per: pd.DataFrame, key:
     st.caption(robustness.ATTRITION_RULE)
 
     st.markdown("**Rating changes between rounds**")
-    counts = stat(robustness.change_counts, cfg.scale_map)
-    counts = counts[counts["statement_id"].isin(ids)]
+    counts = stat(robustness.change_counts, cfg.scale_map, only=family)
     if counts.empty:
         st.caption("Rated in one round only: nothing to compare.")
         return
@@ -107,7 +107,7 @@ def verdict_survival(ids: set[str], solid: pd.DataFrame, per: pd.DataFrame, key:
         column_order=list(COUNTS),
     )
     if committee:
-        _changes_table(ids, key)
+        _changes_table(family, key)
     else:
         st.caption("Who changed their rating, and what they wrote, is shown to the committee only.")
     st.caption(robustness.CHANGES_RULE)
@@ -131,10 +131,10 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(STATUS_LABELS) for c in cols})
 
 
-def _changes_table(ids: set[str], key: str) -> None:
+def _changes_table(family: tuple[str, ...], key: str) -> None:
     """Who moved, from which rating to which, and their comment (pseudonyms: committee only)."""
-    changes = stat(robustness.rating_changes_with_comments, config().scale_map)
-    mine = changes[changes["statement_id"].isin(ids)].rename(columns={"comment": "their_comment"})
+    changes = stat(robustness.rating_changes_with_comments, config().scale_map, only=family)
+    mine = changes.rename(columns={"comment": "their_comment"})
     if mine.empty:
         st.caption("Nobody changed their rating.")
         return
