@@ -14,7 +14,7 @@ import pytest
 import scipy.stats as ss
 
 from lib.analysis import format_p
-from lib.analysis._common import wide
+from lib.analysis._common import groups, wide, wide_groups
 from lib.analysis.agreement import kendall_w, krippendorff_alpha
 from lib.analysis.consensus import apply_rule, compute_metrics
 from lib.analysis.flow import families, statement_flow
@@ -127,6 +127,93 @@ def test_kendall_w_per_domain_splits_statements():
     # Domain B: all three rank S03 < S04 (W = 1); domain A: 2 agree, 1 reversed:
     # rank sums 4, 5; S = 0.5; W = 12·0.5 / (9·6) = 1/9.
     assert got.loc["B", "w"] == pytest.approx(1.0) and got.loc["A", "w"] == pytest.approx(1 / 9)
+
+
+def seeded_ratings(seed: int, rounds: int = 3, panelists: int = 40, statements: int = 12):
+    """Random 1–5 ratings (many ties), ~4 % blank, rows shuffled; statements in domains A–C,
+    one statement of round 1 without a domain."""
+    rng = np.random.default_rng(seed)
+    frames = [
+        ratings_frame(
+            np.where(
+                rng.random((panelists, statements)) < 0.04,
+                np.nan,
+                rng.integers(1, 6, (panelists, statements)),
+            ),
+            rnd=rnd,
+        )
+        for rnd in range(1, rounds + 1)
+    ]
+    ratings = pd.concat(frames).sample(frac=1, random_state=seed).reset_index(drop=True)
+    st = ratings[["round", "statement_id"]].drop_duplicates()
+    st = st.assign(domain=[f"{'ABC'[i % 3]}" for i in range(len(st))], text="", revised_from=None)
+    st = st[~((st["round"] == 1) & (st["statement_id"] == "S01"))]
+    return ratings, st
+
+
+def pingouin_kendall(frame: pd.DataFrame) -> tuple[float, float, float, int]:
+    """W, χ², p and complete panelists from pingouin.friedman on the complete cases, as
+    kendall_w computed them before it ranked the matrix itself."""
+    import pingouin as pg
+
+    matrix = frame.pivot_table("rating", "panelist", "statement_id").dropna(axis=1, how="all")
+    complete = matrix.dropna()
+    long = complete.stack().rename("rating").reset_index()
+    row = pg.friedman(long, dv="rating", within="statement_id", subject="panelist").iloc[0]
+    return row["W"], row["Q"], row["p_unc"], len(complete)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kendall_w_equals_pingouin_friedman_on_seeded_random_data(seed):
+    ratings, st = seeded_ratings(seed)
+    got = kendall_w(ratings, st).set_index("round")
+    for rnd, frame in ratings.groupby("round"):
+        w, q, p, m = pingouin_kendall(frame)
+        assert got.loc[rnd, "n_panelists"] == m and got.loc[rnd, "df"] == 11
+        assert got.loc[rnd, "w"] == pytest.approx(w, rel=1e-12, abs=1e-12)
+        assert got.loc[rnd, "chi2"] == pytest.approx(q, rel=1e-12, abs=1e-12)
+        assert got.loc[rnd, "p"] == pytest.approx(p, rel=1e-12, abs=1e-300)
+
+
+def test_kendall_w_per_domain_equals_pingouin_friedman_on_seeded_random_data():
+    ratings, st = seeded_ratings(4, panelists=25)
+    got = kendall_w(ratings, st, by_domain=True).set_index(["round", "domain"])
+    domains = ratings.merge(st, on=["round", "statement_id"], how="left").fillna(
+        {"domain": "(no domain)"}
+    )
+    assert ("(no domain)" in got.loc[1].index) and len(got) == 10  # 3 rounds × A–C, + S01
+    for (rnd, dom), frame in domains.groupby(["round", "domain"]):
+        if frame["statement_id"].nunique() < 2:
+            assert math.isnan(got.loc[(rnd, dom), "w"])
+            continue
+        w, q, p, m = pingouin_kendall(frame)
+        assert got.loc[(rnd, dom), "n_panelists"] == m
+        assert got.loc[(rnd, dom), "w"] == pytest.approx(w, rel=1e-12, abs=1e-12)
+        assert got.loc[(rnd, dom), "p"] == pytest.approx(p, rel=1e-12, abs=1e-300)
+
+
+def first_ratings(frame: pd.DataFrame) -> np.ndarray:
+    """Panelists × statements (sorted ids) of the first non-blank rating, by pandas."""
+    first = frame.groupby(["panelist", "statement_id"])["rating"].first().unstack()
+    return first.reindex(
+        index=sorted(frame["panelist"].dropna().unique()),
+        columns=sorted(frame["statement_id"].dropna().unique()),
+    ).to_numpy()
+
+
+@pytest.mark.parametrize("by_domain", [False, True])
+def test_wide_groups_equal_the_first_ratings_of_each_group(by_domain):
+    ratings, st = seeded_ratings(5, panelists=15, statements=6)
+    # a repeated cell (its first rating counts), ratings without a panelist or statement id
+    extra = ratings.iloc[[0, 1, 2]].assign(rating=9.0)
+    extra.loc[extra.index[1], "panelist"] = None
+    extra.loc[extra.index[2], "statement_id"] = None
+    ratings = pd.concat([ratings, extra], ignore_index=True)
+    want = [(key, first_ratings(frame)) for key, frame in groups(ratings, st, by_domain)]
+    got = list(wide_groups(ratings, st, by_domain))
+    assert [k for k, _ in got] == [k for k, _ in want]
+    for (_, a), (_, b) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # --- Krippendorff's alpha -------------------------------------------------------------------
