@@ -218,7 +218,7 @@ def test_html_report_states_snapshot_rule_and_software(demo, report_html):
     info = demo["data"].snapshot
     assert f"Snapshot {demo['sid']} of" in text and info["content_hash"][:12] in text
     assert "v1, pre-registered 2026-09-01" in text and "at least 75% rate it 4–5" in text
-    for name in ("DuckDB", "pingouin", "Delphi Dashboard"):
+    for name in ("DuckDB", "NumPy", "SciPy", "Delphi Dashboard"):
         assert f"{name}" in text and demo["data"].software[name] in text
 
 

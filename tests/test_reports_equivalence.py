@@ -42,7 +42,8 @@ FIXED_SOFTWARE = {
     "Python": "3.x",
     "DuckDB": "d",
     "pandas": "p",
-    "pingouin": "g",
+    "NumPy": "n",
+    "SciPy": "s",
     "Plotly": "y",
     "openpyxl": "o",
 }

@@ -185,10 +185,12 @@ def test_methods_text_states_each_scale_and_its_rule(study):
     methods = openpyxl.load_workbook(io.BytesIO(xlsx_report(study["data"])))["Methods"]
     rules = [r[1] for r in methods.iter_rows(values_only=True) if r[0] == "Consensus rule"]
     assert rules == [
-        "Main scale (1–7), round 1: Consensus in: ≥ 75% rate 6–7; consensus out: the mirror "
-        "image on 1–2",
-        "Inclusion vote (Yes/No), round 2: Consensus in: ≥ 70% answer Yes; consensus out: "
-        "≥ 70% answer No",
+        "Main scale (1–7), round 1: The panel agrees with a statement when at least 75% rate it "
+        "6–7, and disagrees with it when at least 75% rate it 1–2; otherwise there is no "
+        "consensus on it yet.",
+        "Inclusion vote (Yes/No), round 2: The panel agrees to a statement when at least 70% "
+        "answer Yes, and rejects it when at least 70% answer No; otherwise there is no consensus "
+        "on it yet.",
     ]
 
 

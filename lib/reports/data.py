@@ -344,7 +344,8 @@ def software_versions() -> dict[str, str]:
     for label, dist in (
         ("DuckDB", "duckdb"),
         ("pandas", "pandas"),
-        ("pingouin", "pingouin"),
+        ("NumPy", "numpy"),
+        ("SciPy", "scipy"),
         ("Plotly", "plotly"),
         ("openpyxl", "openpyxl"),
     ):

@@ -44,7 +44,7 @@ from lib.reports.feedback import (
     own_answers,
     write_zip,
 )
-from lib.reports.render import Table, macros, rule_in_words, table, text
+from lib.reports.render import Table, macros, rule_definition, rule_in_words, table, text
 from lib.reports.results import final_table, groups_view, results_tables, scale_notes, scales_table
 from lib.reports.scale_uses import (
     DONT_KNOW_COLOR,
@@ -350,7 +350,7 @@ def _rule(doc: Any, data: ReportData, heading: str) -> None:
         doc,
         [
             ("Rule", rule.label),
-            ("Definition", _definition(rule)),
+            ("Definition", rule_definition(rule)),
             ("Version", rule.version or "(none given)"),
             ("Source", rule.source or "—"),
             (
@@ -783,13 +783,6 @@ def feedback_docx(
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
-
-
-def _definition(rule: Any) -> str:
-    """The rule in words, as the HTML report's definition gives it (RAND/UCLA adds its formula)."""
-    words = rule_in_words(rule)
-    out = f"{words[:1].upper()}{words[1:]}."
-    return f"{out} {rule.describe()}" if rule.method == "rand_ucla" else out
 
 
 def feedback_docx_documents(fd: FeedbackData) -> Iterator[tuple[str, bytes]]:

@@ -103,6 +103,19 @@ when at least 75% rate it 1–3; otherwise there is no consensus on it yet'
     )
 
 
+def rule_definition(rule: Any) -> str:
+    """A rule's definition as reports state it: the sentence of :func:`rule_in_words`,
+    capitalised, and for RAND/UCLA its disagreement formula too.
+
+    >>> from lib.analysis.rules import preset
+    >>> rule_definition(preset("comet_70_15"))[:60]
+    'The panel agrees with a statement when at least 70% rate it '
+    """
+    words = rule_in_words(rule)
+    out = f"{words[:1].upper()}{words[1:]}."
+    return f"{out} {rule.describe()}" if rule.method == "rand_ucla" else out
+
+
 def _lower_first(value: str) -> str:
     """A rule description inside a sentence: its leading 'Consensus' in lower case."""
     return value[:1].lower() + value[1:] if value.startswith("Consensus") else value

@@ -20,7 +20,7 @@ from lib.analysis.stakeholders import CONCORDANCE_RULE, VERDICT_RULES
 from lib.charts.base import STATUS_LABELS
 from lib.reports import charts
 from lib.reports.groups import ALL, GroupResults, group_noun
-from lib.reports.render import Table, number, table, text
+from lib.reports.render import Table, number, rule_definition, table, text
 from lib.reports.scale_uses import (
     ScaleUsed,
     agree_words,
@@ -162,7 +162,7 @@ def scales_table(used: list[ScaleUsed]) -> Table:
             scale_name(u.scale),
             u.where,
             u.answers,
-            {"text": u.scale.rule.label, "small": u.scale.rule.describe()},
+            {"text": u.scale.rule.label, "small": rule_definition(u.scale.rule)},
             no_opinion_text(u.scale),
         ]
         for u in used

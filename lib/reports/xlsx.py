@@ -14,6 +14,7 @@ from lib.analysis.uncertainty import BIMODALITY_NOTE, SHAPE_RULE
 from lib.reports.data import ReportData, rule_check
 from lib.reports.decisions import criteria_frame
 from lib.reports.groups import BY_GROUP_COLUMNS, GroupResults
+from lib.reports.render import rule_definition
 from lib.reports.safety import safe_csv, safe_workbook
 from lib.reports.scale_uses import (
     ScaleUsed,
@@ -134,7 +135,7 @@ def _scales_sheet(used: list[ScaleUsed]) -> pd.DataFrame:
             "used_in": [u.where for u in used],
             "answers": [u.answers for u in used],
             "rule": [u.scale.rule.label for u in used],
-            "rule_definition": [u.scale.rule.describe() for u in used],
+            "rule_definition": [rule_definition(u.scale.rule) for u in used],
             "no_opinion": [no_opinion_text(u.scale) for u in used],
         }
     )
@@ -188,7 +189,7 @@ def _summary_rows(data: ReportData) -> pd.DataFrame:
         ("Source", s.get("source_title") or ""),
         ("Consensus rule", rule.label),
         ("Rule version", rule.version or "(none)"),
-        ("Rule definition", rule.describe()),
+        ("Rule definition", rule_definition(rule)),
         ("Rule source", rule.source or ""),
         ("Rule as configured now", rule_check(data)),
         *(
@@ -263,9 +264,9 @@ def _sheets(data: ReportData) -> dict[str, pd.DataFrame]:
     methods = [p for p in data.narrative.split("\n\n") if p.strip()]
     used = _several(data)
     rules = (
-        [data.rule.describe()]
+        [rule_definition(data.rule)]
         if not used
-        else [f"{scale_name(u.scale)}, {u.where}: {u.scale.rule.describe()}" for u in used]
+        else [f"{scale_name(u.scale)}, {u.where}: {rule_definition(u.scale.rule)}" for u in used]
     )
     scales = {"Scales": _scales_sheet(used)} if used else {}
     g = data.groups
