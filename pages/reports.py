@@ -1,21 +1,40 @@
 """Reports: the consensus report to publish and, for the coordinator, feedback for each panelist."""
 
 from functools import partial
+from typing import BinaryIO
 
 import streamlit as st
 
 from lib import ui
 from lib.analysis import agreement, stability, summary
 from lib.reports import data as rd
-from lib.reports.docx import DOCX_MIME, docx_report, write_feedback_docx_zip
 from lib.reports.feedback import feedback_parts, mail_merge_csv, write_feedback_zip
 from lib.reports.html import html_report
 from lib.reports.inputs import feedback_inputs, report_inputs
 from lib.reports.pdf import pdf_browser, write_feedback_pdf_zip
 from lib.reports.xlsx import metrics_csv, xlsx_report
 from lib.ui.forms import form_links
+from lib.ui.loaders import one_connection
 
 CSV, ZIP = "text/csv", "application/zip"
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def docx_report(data: rd.ReportData) -> bytes:
+    """lib.reports.docx's, imported on the first click (python-docx: 0.15 s of the first
+    render otherwise)."""
+    from lib.reports.docx import docx_report
+
+    return docx_report(data)
+
+
+def write_feedback_docx_zip(fd: rd.FeedbackData, out: BinaryIO, progress=None) -> None:
+    """lib.reports.docx's, imported when the pack is prepared."""
+    from lib.reports.docx import write_feedback_docx_zip
+
+    write_feedback_docx_zip(fd, out, progress)
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT = [  # label, build(data), file name suffix, mime type, widget key, icon
     ("HTML report", html_report, ".html", "text/html", "dl_report_html", "description"),
@@ -48,7 +67,8 @@ def statistics() -> tuple:
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the report…")
 def report(db: str, snap: int, study: str | None, said: bool, every: bool) -> rd.ReportData:
-    frames = report_inputs(ui, include_comments=said, all_groups=every)
+    with one_connection():  # the frames not cached yet, read through one connection
+        frames = report_inputs(ui, include_comments=said, all_groups=every)
     # the pages' statistics hold for the snapshot's own rule only
     same = rd.snapshot_scales(frames.info, cfg).main.rule == cfg.rule
     return rd.build_report_data(frames, cfg, statistics if same else None)
@@ -56,7 +76,8 @@ def report(db: str, snap: int, study: str | None, said: bool, every: bool) -> rd
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the feedback…")
 def feedback(db: str, snap: int, study: str | None, rnd: int) -> rd.FeedbackData:
-    frames = feedback_inputs(ui)
+    with one_connection():
+        frames = feedback_inputs(ui)
     same = rd.snapshot_scales(frames.info, cfg).main.rule == cfg.rule
     return rd.build_feedback_data(frames, ui.config(), rnd, statistics if same else None)
 

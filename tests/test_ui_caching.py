@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.pipeline import refresh
@@ -74,3 +75,52 @@ def test_every_page_reads_the_database_read_only(app, monkeypatch):
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, page
     assert opened and all(opened), f"{opened.count(False)} of {len(opened)} opened for writing"
+
+
+def test_a_cached_query_hands_each_caller_its_own_frame(demo_db):
+    """The frames are kept once (st.cache_resource, not pickled per read): a caller that changes
+    its frame (a column written, a new column, a sort in place) changes no other caller's."""
+    from lib import store
+
+    db = str(demo_db)
+    with store.connect(db, read_only=True) as con:
+        sid = store.latest_snapshot_id(con)
+        expected = store.ratings_for(con, sid)
+    key = "lib.store.queries.ratings_for"
+    mine = loaders._query(db, sid, key, store.ratings_for)
+    mine["rating"] = -1.0
+    mine["extra"] = 1
+    mine.loc[0, "panelist"] = "someone else"
+    with pytest.raises(ValueError, match="read-only"):
+        mine["round"].to_numpy()[0] = 99  # a NumPy view of a shared column
+    theirs = loaders._query(db, sid, key, store.ratings_for)
+    pd.testing.assert_frame_equal(theirs, expected)
+    info = loaders._query(db, sid, "lib.store.queries.snapshot_info", store.snapshot_info)
+    info["rule"] = None  # a dict: deep-copied
+    again = loaders._query(db, sid, "lib.store.queries.snapshot_info", store.snapshot_info)
+    assert again["rule"] is not None
+
+
+def test_one_connection_reads_every_missing_query_through_one(demo_db, monkeypatch):
+    from lib import store
+
+    monkeypatch.setenv("DELPHI_DB", str(demo_db))
+    loaders.forget()
+    opened, connect = [], store.connect
+
+    def spy(*args, **kwargs):
+        opened.append(kwargs.get("read_only", False))
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(store, "connect", spy)
+    with store.connect(demo_db, read_only=True) as con:
+        sid = store.latest_snapshot_id(con)
+    opened.clear()
+    db, queries = str(demo_db), [store.metrics_for, store.ratings_for, store.respondents_for]
+    with loaders.one_connection():
+        frames = [loaders._query(db, sid, loaders._key(q), q) for q in queries]
+    assert opened == [True] and all(len(f) for f in frames)
+    loaders.forget()
+    for q in queries:  # outside a block: one each
+        loaders._query(db, sid, loaders._key(q), q)
+    assert opened == [True] * 4

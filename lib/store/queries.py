@@ -183,12 +183,30 @@ def problems_for(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pd.DataFra
     )
 
 
+def _read_large(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame:
+    """``read_frame`` for a result of millions of rows, in half its time: through Arrow, whose
+    conversion to pandas gives the same frame (dtypes, NaN for a blank rating) as DuckDB's
+    ``.df()`` unless the result is empty or holds a NULL outside a floating-point column; then
+    DuckDB converts the Arrow table as ``.df()`` would have (``tests/test_store_queries``)."""
+    import pyarrow as pa
+
+    cursor = con.cursor()  # a result pending on ``con`` (a fetchone) would refuse ``con.sql``
+    try:
+        table = cursor.sql(sql, params=params).to_arrow_table()
+    finally:
+        cursor.close()
+    plain = table.num_rows > 0 and all(
+        column.null_count == 0 or pa.types.is_floating(column.type) for column in table.columns
+    )
+    return table.to_pandas() if plain else con.from_arrow(table).df()
+
+
 def ratings_for(
     con: duckdb.DuckDBPyConnection, snapshot_id: int, round_: int | None = None
 ) -> pd.DataFrame:
     """Pseudonymised ratings (round, panelist, statement_id, rating, no_opinion), of every
     round or of ``round_`` only."""
-    return read_frame(
+    return _read_large(
         con,
         """
         SELECT round, panelist, statement_id, rating, no_opinion FROM ratings

@@ -11,9 +11,12 @@ damaged workbook study is rebuilt), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import pickle
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -72,10 +75,65 @@ def _guarded(call: Callable[[], T]) -> T:
         storage_failed(exc)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _query(db: str, sid: int, key: str, _fn: Callable[..., Any], *args: Any) -> Any:
+def _own(value: Any) -> Any:
+    """The caller's own copy of a cached value: a frame's shallow copy (pandas' copy-on-write,
+    always on since pandas 3, copies a column the first time it is written, and NumPy views of
+    the shared columns are read-only), anything else deep-copied (a snapshot's info)."""
+    if isinstance(value, pd.DataFrame):
+        return value.copy(deep=False)
+    return copy.deepcopy(value)
+
+
+_reading = threading.local()  # one_connection's: [database path, its ExitStack, connection]
+
+
+@contextlib.contextmanager
+def one_connection() -> Iterator[None]:
+    """Every store query this thread runs in the block (a cache miss) reads through one
+    connection, opened at the first and closed at the end: a page that reads many frames at
+    once (the report's inputs: 13 connections, 14 ms each at L) opens one.  Keep the block to
+    the reads: a refresh in another process waits for the connection to close."""
+    if getattr(_reading, "open", None) is not None:  # nested: the outer block's connection
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        _reading.open = [db_path(), stack, None]  # the connection: opened by the first read
+        try:
+            yield
+        finally:
+            _reading.open = None
+
+
+def _shared(db: str) -> Any:
+    """The connection of the enclosing ``one_connection`` block to ``db`` (opened now if not
+    yet), or None outside one (or for another database)."""
+    held = getattr(_reading, "open", None)
+    if held is None or held[0] != db:
+        return None
+    if held[2] is None:
+        held[2] = held[1].enter_context(store.connect(db, read_only=True))
+    return held[2]
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _stored(db: str, sid: int, key: str, _fn: Callable[..., Any], *args: Any) -> Any:
+    """One store query's result, kept as it is (not pickled, as ``st.cache_data`` would on
+    each store and read: 0.1-0.3 s of a first render for the 1.47 M ratings of a large study)
+    and shared by every session: read it through ``_query``, which hands out a copy."""
+    con = _shared(db)
+    if con is not None:
+        try:
+            return _fn(con, sid, *args)
+        except Exception:  # noqa: BLE001 - read again alone: ``store.connect`` says what failed
+            pass
     with store.connect(db, read_only=True) as con:
         return _fn(con, sid, *args)
+
+
+def _query(db: str, sid: int, key: str, _fn: Callable[..., Any], *args: Any) -> Any:
+    """``_fn(con, sid, *args)``, cached per database, snapshot and query; the caller's own copy,
+    which it may change (a new column, a sort in place) without touching the cached one."""
+    return _own(_stored(db, sid, key, _fn, *args))
 
 
 def _load(fn: Callable[..., Any], *args: Any) -> Any:
@@ -239,15 +297,22 @@ def _stat(
     return _fn(*inputs, *args, **kwargs)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _stored_of(
+    db: str, sid: int, key: str, _fn: Callable[..., Any], only: tuple[str, ...]
+) -> pd.DataFrame:
+    from lib.analysis.summary import family_rows
+
+    return family_rows(_query(db, sid, key, _fn), only)
+
+
 def _query_of(
     db: str, sid: int, key: str, _fn: Callable[..., Any], only: tuple[str, ...]
 ) -> pd.DataFrame:
     """A store query's rows of the statements ``only`` (a frame without ``statement_id``,
-    such as the respondents, whole): shared by the statistics of one statement's family."""
-    from lib.analysis.summary import family_rows
-
-    return family_rows(_query(db, sid, key, _fn), only)
+    such as the respondents, whole): shared by the statistics of one statement's family
+    (cached as ``_stored``; the caller's own copy)."""
+    return _own(_stored_of(db, sid, key, _fn, only))
 
 
 def stat(
@@ -293,6 +358,13 @@ def figure(builder: Callable[..., Any], *args: Any) -> Any:
     a rerun); the cached figure is shared between sessions, so hand it to ``st.plotly_chart``
     as it is and never change it (``plotly_chart`` only reads it)."""
     return _figure(db_path(), snapshot_id(), _key(builder), builder, *args)
+
+
+def forget() -> None:
+    """Drop the cached query results and figures, which ``st.cache_data.clear()`` leaves (a
+    rebuilt database numbers its snapshots from 1 again)."""
+    for cached in (_stored, _stored_of, _figure):
+        cached.clear()
 
 
 # --- live state (read again whenever the database file changes) -------------------------------

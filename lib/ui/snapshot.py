@@ -183,6 +183,9 @@ def _rebuild_damaged(
         _unavailable(damage)
         return None
     st.cache_data.clear()
+    from lib.ui import loaders  # which imports this module
+
+    loaders.forget()
     kept = sorted(
         p.name for p in Path(db).parent.glob(f"{Path(db).name}.corrupt-*") if p.suffix != ".wal"
     )
